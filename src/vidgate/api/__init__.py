@@ -1,0 +1,1 @@
+"""HTTP only: routes, wire schemas (NovaKit's snake/camel casing lives here), errors."""

@@ -1,0 +1,45 @@
+"""Dependencies shared by the routes: the runtime and the authenticated key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from vidgate.auth.models import ApiKey
+from vidgate.auth.service import authenticate, require_scope
+from vidgate.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_key(
+    runtime: RuntimeDep,
+    authorization: Annotated[
+        str | None, Header(description="`Bearer sk_...` (live) or `Bearer sk_test_...` (sandbox)")
+    ] = None,
+) -> ApiKey:
+    async with runtime.sessions() as session:
+        return await authenticate(session, authorization)
+
+
+KeyDep = Annotated[ApiKey, Depends(get_key)]
+
+
+def scoped(*scopes: str):  # noqa: ANN201 - a dependency factory
+    async def dependency(key: KeyDep) -> ApiKey:
+        require_scope(key, *scopes)
+        return key
+
+    return Depends(dependency)
+
+
+VideoKey = Annotated[ApiKey, scoped("video")]
+JobsKey = Annotated[ApiKey, scoped("jobs", "usage")]
+UsageKey = Annotated[ApiKey, scoped("usage")]

@@ -1,0 +1,93 @@
+"""Turning rows into wire objects (job objects in camelCase, links made absolute)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+
+from vidgate.auth.models import ApiKey
+from vidgate.jobs.models import Job
+
+PROVIDER_HEADER = "X-Vidgate-Provider"
+
+
+def base_url(request: Request) -> str:
+    configured = request.app.state.runtime.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def absolute(url: str, base: str) -> str:
+    return base + url if url.startswith("/") else url
+
+
+def output_with_links(output: dict[str, Any] | None, base: str) -> dict[str, Any] | None:
+    if not output:
+        return None
+    linked = dict(output)
+    if "video" in linked:
+        linked["video"] = {**linked["video"], "url": absolute(linked["video"]["url"], base)}
+    return linked
+
+
+def job_object(job: Job, base: str) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "userId": "api",
+        "tool": job.tool,
+        "status": job.status,
+        "progress": job.progress,
+        "inputParams": job.input_params,
+        "outputData": output_with_links(job.output_data, base),
+        "estimatedCredits": job.estimated_credits,
+        "actualCredits": job.actual_credits,
+        "createdAt": iso(job.created_at),
+        "completedAt": iso(job.completed_at),
+        "model": job.model,
+        "modelTier": job.model_tier,
+        "provider": job.provider,
+        "errorMessage": job.error_message,
+    }
+
+
+def async_response(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "status": "pending",
+        "created": int(job.created_at.timestamp()),
+        "model": job.model,
+        "estimated_credits": job.estimated_credits,
+        "provider": job.provider,
+    }
+
+
+def sync_response(job: Job, key: ApiKey, base: str) -> dict[str, Any]:
+    """The seed's sync shape, for a completed job; `key` carries balances after settlement."""
+    output = output_with_links(job.output_data, base) or {}
+    video = output["video"]
+    return {
+        "id": job.id,
+        "created": int(job.created_at.timestamp()),
+        "data": {
+            "url": video["url"],
+            "duration_seconds": video["duration_seconds"],
+            "width": video["width"],
+            "height": video["height"],
+        },
+        "model": job.model,
+        "model_tier": job.model_tier,
+        "provider": job.provider,
+        "usage": {
+            "credits_used": job.actual_credits or 0,
+            "seconds_used": job.actual_seconds or 0,
+            "seconds_remaining": key.seconds_remaining,
+            "credits_remaining": key.credits_remaining,
+        },
+    }

@@ -1,0 +1,28 @@
+"""Output files at their unguessable links, with HTTP range requests so players can seek."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from vidgate.api.deps import RuntimeDep
+from vidgate.api.errors import error_responses
+from vidgate.errors import NotFound
+
+router = APIRouter(tags=["files"])
+
+MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+
+
+@router.get("/files/{job_id}/{token}/{name}", summary="Download an output",
+            responses=error_responses(404))
+async def get_file(job_id: str, token: str, name: str, runtime: RuntimeDep) -> FileResponse:
+    """The link itself is the credential: anyone holding it can fetch the file."""
+    path = runtime.storage.resolve(job_id, token, name)
+    if path is None:
+        raise NotFound("File not found")
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+        headers={"Cache-Control": "private, max-age=31536000, immutable"},
+    )

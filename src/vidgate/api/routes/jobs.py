@@ -1,0 +1,104 @@
+"""GET /jobs, GET /jobs/{id} (with `?poll=true` long-poll), POST /jobs/{id}/cancel."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from vidgate.api.deps import JobsKey, RuntimeDep
+from vidgate.api.errors import error_responses
+from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
+from vidgate.api.schemas import JobList, JobOut
+from vidgate.errors import Conflict, NotFound
+from vidgate.jobs import service, store
+from vidgate.jobs.models import Job, JobStatus
+
+router = APIRouter(tags=["jobs"])
+
+Tool = Literal["image", "image_edit", "video", "music", "tts", "stt"]
+# A cancelled processing job stops within a render frame; wait this long for it to say so.
+CANCEL_WAIT_SECONDS = 10.0
+
+
+@router.get("/jobs", summary="List jobs", response_model=JobList, responses=error_responses(400, 401, 403))
+async def list_jobs(
+    request: Request,
+    runtime: RuntimeDep,
+    key: JobsKey,
+    tool: Tool | None = Query(default=None, description="Only jobs of this tool"),
+    pending: bool = Query(default=False, description="Only pending or processing jobs"),
+    limit: int = Query(default=20, ge=1, le=100, description="Maximum results (1-100)"),
+) -> Any:
+    """The key's jobs, newest first."""
+    jobs = await store.list_for_key(
+        runtime.sessions, key.id, tool=tool, pending_only=pending, limit=limit
+    )
+    base = base_url(request)
+    return {"jobs": [job_object(job, base) for job in jobs]}
+
+
+@router.get(
+    "/jobs/{job_id}",
+    summary="Get a job",
+    response_model=JobOut,
+    responses=error_responses(400, 401, 403, 404),
+)
+async def get_job(
+    job_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    key: JobsKey,
+    poll: bool = Query(
+        default=False,
+        description="Hold the request up to 30 s and return as soon as the job is completed, "
+        "failed or cancelled",
+    ),
+) -> Any:
+    if poll:
+        job = await service.wait_for_job(
+            runtime.sessions,
+            runtime.events,
+            job_id,
+            key_id=key.id,
+            timeout=runtime.settings.poll_timeout_seconds,
+        )
+    else:
+        job = await _owned_job(runtime, job_id, key.id)
+    return _job_response(job, request)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    summary="Cancel a job",
+    response_model=JobOut,
+    responses=error_responses(401, 403, 404, 409),
+)
+async def cancel_job(job_id: str, request: Request, runtime: RuntimeDep, key: JobsKey) -> Any:
+    """A pending job is cancelled at once; a processing one is asked to stop, and the response
+    comes when it has (or after 10 s, still `processing`). The reservation is released."""
+    job = await _owned_job(runtime, job_id, key.id)
+    if JobStatus(job.status).terminal:
+        raise Conflict(f"Job cannot be cancelled: it is already {job.status}")
+    cancelled = await store.cancel_pending(runtime.sessions, job_id)
+    if cancelled is not None:
+        runtime.events.job_changed(job_id)
+        return _job_response(cancelled, request)
+    if await store.request_cancel(runtime.sessions, job_id):
+        runtime.executor.cancel_if_running(job_id)
+    job = await service.wait_for_job(
+        runtime.sessions, runtime.events, job_id, key_id=key.id, timeout=CANCEL_WAIT_SECONDS
+    )
+    return _job_response(job, request)
+
+
+async def _owned_job(runtime: RuntimeDep, job_id: str, key_id: str) -> Job:
+    job = await store.get(runtime.sessions, job_id, key_id=key_id)
+    if job is None:
+        raise NotFound("Job not found")
+    return job
+
+
+def _job_response(job: Job, request: Request) -> JSONResponse:
+    return JSONResponse(job_object(job, base_url(request)), headers={PROVIDER_HEADER: job.provider})

@@ -1,0 +1,81 @@
+"""POST /videos/generations: sync (waits for the video) or `?async=true` (returns a job)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from vidgate.api.deps import RuntimeDep, VideoKey
+from vidgate.api.errors import error_responses
+from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
+from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
+from vidgate.auth.models import ApiKey
+from vidgate.errors import Conflict, GatewayTimeout, UpstreamFailed
+from vidgate.jobs import service
+from vidgate.jobs.models import JobStatus
+from vidgate.runtime import Runtime
+
+router = APIRouter(tags=["videos"])
+MAX_ACTIVE_JOBS_PER_KEY = 100
+
+
+@router.post(
+    "/videos/generations",
+    summary="Generate a video",
+    response_model=GenerationResponse | AsyncGenerationResponse,
+    responses=error_responses(400, 401, 402, 403, 429, 502, 503, 504),
+)
+async def create_generation(
+    body: GenerationRequest,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    key: VideoKey,
+    async_: bool = Query(
+        default=False,
+        alias="async",
+        description="Return a job at once instead of waiting for the video",
+    ),
+) -> Any:
+    """Sync (default) waits for the video. If the client goes away the job still finishes and
+    stays listed under /jobs. `?async=true` returns the job id at once."""
+    job = await service.submit_generation(
+        sessions=runtime.sessions,
+        events=runtime.events,
+        settings=runtime.settings,
+        key=key,
+        params=body.model_dump(),
+        configured_providers=runtime.configured_providers,
+        max_active_jobs=MAX_ACTIVE_JOBS_PER_KEY,
+    )
+    response.headers[PROVIDER_HEADER] = job.provider
+    if async_:
+        return async_response(job)
+    return await _wait_for_video(runtime, key, job.id, base_url(request))
+
+
+async def _wait_for_video(runtime: Runtime, key: ApiKey, job_id: str, base: str) -> JSONResponse:
+    job = await service.wait_for_job(
+        runtime.sessions,
+        runtime.events,
+        job_id,
+        key_id=key.id,
+        timeout=runtime.settings.sync_timeout_seconds,
+    )
+    status = JobStatus(job.status)
+    if status is JobStatus.FAILED:
+        raise UpstreamFailed(f"Video generation failed: {job.error_message}", id=job.id)
+    if status is JobStatus.CANCELLED:
+        raise Conflict("Video generation was cancelled", id=job.id)
+    if status is not JobStatus.COMPLETED:
+        raise GatewayTimeout(
+            "The video is not ready yet; the job goes on. Poll GET /api/v1/jobs/{id}", id=job.id
+        )
+    async with runtime.sessions() as session:
+        fresh_key = await session.get(ApiKey, key.id)
+    assert fresh_key is not None
+    return JSONResponse(
+        sync_response(job, fresh_key, base), headers={PROVIDER_HEADER: job.provider}
+    )

@@ -1,0 +1,168 @@
+"""Wire shapes of the API. Requests and sync responses are snake_case; job objects are
+camelCase, as in NovaKit's documentation."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vidgate.media.fetch import check_source_url
+
+Resolution = Literal["720p", "1080p", "4k"]
+AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4"]
+Mode = Literal["text_to_video", "image_to_video", "video_to_video"]
+JobStatusName = Literal["pending", "processing", "completed", "failed", "cancelled"]
+
+MAX_PROMPT_CHARS = 2000
+MAX_URL_CHARS = 16 * 1024 * 1024  # data: URIs included
+MAX_SEED = 2**32 - 1
+
+
+class GenerationRequest(BaseModel):
+    """Body of `POST /videos/generations`. An explicit `null` means the default."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    prompt: str = Field(description="Text description of the video", max_length=MAX_PROMPT_CHARS)
+    model: str | None = Field(
+        default=None,
+        description="Model ID; default depends on the mode (text: fal-ai/minimax/video-01, "
+        "image: fal-ai/minimax/video-01/image-to-video, video: vidgate/local)",
+    )
+    duration_seconds: float = Field(default=5, description="Video duration in seconds")
+    resolution: Resolution = "720p"
+    fps: Literal[30, 60] = 30
+    aspect_ratio: AspectRatio = "16:9"
+    mode: Mode = "text_to_video"
+    source_image: str | None = Field(default=None, description="Image URL for image-to-video")
+    source_video: str | None = Field(default=None, description="Video URL for video-to-video")
+    negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description="Random seed")
+    prompt_optimizer: bool = True
+    loop: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt is required")
+        return value
+
+    @field_validator("fps", mode="after")
+    @classmethod
+    def _fps_int(cls, value: float) -> int:
+        return int(value)
+
+    @field_validator("source_image", "source_video")
+    @classmethod
+    def _source_url(cls, value: str, info: Any) -> str:
+        if len(value) > MAX_URL_CHARS:
+            raise ValueError(f"{info.field_name} is too long")
+        problem = check_source_url(value)
+        if problem:
+            raise ValueError(f"{info.field_name} {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _source_for_mode(self) -> GenerationRequest:
+        if self.mode == "image_to_video" and self.source_image is None:
+            raise ValueError("source_image is required for image_to_video")
+        if self.mode == "video_to_video" and self.source_video is None:
+            raise ValueError("source_video is required for video_to_video")
+        return self
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+class VideoData(BaseModel):
+    url: str
+    duration_seconds: float
+    width: int
+    height: int
+
+
+class Usage(BaseModel):
+    credits_used: int
+    seconds_used: int
+    seconds_remaining: int
+    credits_remaining: int
+
+
+class GenerationResponse(BaseModel):
+    id: str
+    created: int
+    data: VideoData
+    model: str
+    model_tier: str
+    provider: str
+    usage: Usage
+
+
+class AsyncGenerationResponse(BaseModel):
+    id: str
+    status: Literal["pending"]
+    created: int
+    model: str
+    estimated_credits: int
+    provider: str
+
+
+class JobVideo(BaseModel):
+    url: str
+    width: int
+    height: int
+    duration_seconds: float
+    fps: float
+
+
+class JobOutput(BaseModel):
+    video: JobVideo
+    seed: int | None = None
+    provider: str | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    userId: str
+    tool: str
+    status: JobStatusName
+    progress: int
+    inputParams: dict[str, Any]
+    outputData: JobOutput | None
+    estimatedCredits: int
+    actualCredits: int | None
+    createdAt: str
+    completedAt: str | None
+    model: str
+    modelTier: str
+    provider: str
+    errorMessage: str | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
+class QuotaBucket(BaseModel):
+    limit: int
+    used: int
+    reserved: int
+    remaining: int
+
+
+class QuotaOut(BaseModel):
+    key_id: str
+    name: str
+    sandbox: bool
+    scopes: list[str]
+    quotas: dict[str, QuotaBucket]

@@ -1,0 +1,56 @@
+"""The ASGI application: routes under /api/v1, files under /files, errors in one shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import APIRouter, FastAPI
+
+from vidgate import __version__
+from vidgate.api.errors import install_error_handlers
+from vidgate.api.routes import files, jobs, models, quota, videos
+from vidgate.config import Settings, load_settings
+from vidgate.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+A self-hostable video generation API. Authenticate with `Authorization: Bearer sk_...`
+(live) or `Bearer sk_test_...` (sandbox: always rendered by the local engine).
+Errors are `{"error": "..."}`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build the app; the runtime (database, workers) starts with the app's lifespan.
+
+    `http_transport` replaces the network for source-media downloads (tests).
+    """
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings, http_transport=http_transport)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="vidgate",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (videos, jobs, models, quota):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(files.router)
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,90 @@
+"""Creating, listing, revoking and authenticating API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vidgate.auth.keys import SCOPES, display_prefix, generate_key, hash_key, is_well_formed, new_key_id
+from vidgate.auth.models import ApiKey
+from vidgate.db.base import utcnow
+from vidgate.errors import Forbidden, Unauthorized
+
+
+async def create_key(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    name: str,
+    scopes: Iterable[str],
+    credits: int,
+    video_seconds: int,
+    sandbox: bool,
+) -> tuple[ApiKey, str]:
+    """Store a new key; return the row and the key itself (shown once, never stored)."""
+    scope_list = sorted(set(scopes))
+    unknown = set(scope_list) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
+    if credits < 0 or video_seconds < 0:
+        raise ValueError("credits and video seconds must not be negative")
+    secret = generate_key(sandbox=sandbox)
+    row = ApiKey(
+        id=new_key_id(),
+        name=name,
+        key_hash=hash_key(secret),
+        key_prefix=display_prefix(secret),
+        scopes=scope_list,
+        sandbox=sandbox,
+        credits_limit=credits,
+        credits_used=0,
+        credits_reserved=0,
+        seconds_limit=video_seconds,
+        seconds_used=0,
+        seconds_reserved=0,
+        created_at=utcnow(),
+    )
+    async with sessions.begin() as session:
+        session.add(row)
+    return row, secret
+
+
+async def list_keys(sessions: async_sessionmaker[AsyncSession]) -> list[ApiKey]:
+    async with sessions() as session:
+        return list((await session.scalars(select(ApiKey).order_by(ApiKey.created_at))).all())
+
+
+async def revoke_key(sessions: async_sessionmaker[AsyncSession], key_id: str) -> bool:
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def count_keys(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(ApiKey)) or 0)
+
+
+async def authenticate(session: AsyncSession, authorization: str | None) -> ApiKey:
+    """Resolve an `Authorization: Bearer sk_...` header to a usable key, or raise 401."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not is_well_formed(token):
+        raise Unauthorized("Invalid API key")
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
+    if key is None:
+        raise Unauthorized("API key not found")
+    if key.revoked_at is not None:
+        raise Unauthorized("API key has been revoked")
+    return key
+
+
+def require_scope(key: ApiKey, *accepted: str) -> None:
+    """403 unless the key has one of the accepted scopes."""
+    if not set(accepted) & set(key.scopes):
+        raise Forbidden(f"API key missing required scope: {' or '.join(accepted)}")

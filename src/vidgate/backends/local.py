@@ -1,0 +1,184 @@
+"""The local engine as a backend: renders in a child process so the API stays responsive,
+with progress and cancellation over a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import multiprocessing
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from vidgate.backends.base import Backend, BackendResult, JobContext
+from vidgate.backends.errors import BackendCancelled, BackendError
+from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, render
+from vidgate.media.dimensions import output_dimensions
+from vidgate.media.fetch import FetchError, fetch_to_file
+
+# How long a render may take to stop after being asked before it is killed.
+CANCEL_GRACE_SECONDS = 5.0
+# forkserver: the server process has threads (database drivers, the event loop), so a plain
+# fork is unsafe, and spawn would re-import everything for every job.
+_MP = multiprocessing.get_context("forkserver")
+_MP.set_forkserver_preload(["vidgate.engine"])
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, *, max_source_bytes: int) -> None:
+        self.max_source_bytes = max_source_bytes
+
+    async def run(self, ctx: JobContext) -> BackendResult:
+        request = await self._render_request(ctx)
+        out_path = ctx.work_dir / "video.mp4"
+        result = await _render_in_child_process(request, out_path, ctx)
+        return BackendResult(
+            video_path=out_path,
+            width=result["width"],
+            height=result["height"],
+            fps=result["fps"],
+            duration_seconds=result["duration_seconds"],
+        )
+
+    async def _render_request(self, ctx: JobContext) -> RenderRequest:
+        params = ctx.params
+        width, height = output_dimensions(params["resolution"], params["aspect_ratio"])
+        sources: dict[str, Path | None] = {"source_image": None, "source_video": None}
+        wanted = {"image_to_video": "source_image", "video_to_video": "source_video"}.get(params["mode"])
+        if wanted:
+            try:
+                sources[wanted] = await fetch_to_file(
+                    ctx.http,
+                    params[wanted],
+                    ctx.work_dir / wanted,
+                    field=wanted,
+                    max_bytes=self.max_source_bytes,
+                )
+            except FetchError as exc:
+                raise BackendError(str(exc)) from exc
+        return RenderRequest(
+            mode=params["mode"],
+            prompt=params["prompt"],
+            negative_prompt=params.get("negative_prompt"),
+            width=width,
+            height=height,
+            fps=params["fps"],
+            duration_seconds=float(params["duration_seconds"]),
+            seed=params["seed"],
+            loop=params["loop"],
+            source_image=sources["source_image"],
+            source_video=sources["source_video"],
+        )
+
+
+async def _render_in_child_process(
+    request: RenderRequest, out_path: Path, ctx: JobContext
+) -> dict[str, Any]:
+    parent_end, child_end = _MP.Pipe()
+    process = _MP.Process(target=_child_main, args=(child_end, request, out_path), daemon=True)
+    process.start()
+    child_end.close()
+    messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    fd = parent_end.fileno()
+
+    def on_readable() -> None:
+        try:
+            messages.put_nowait(parent_end.recv())
+        except (EOFError, OSError):
+            loop.remove_reader(fd)
+            messages.put_nowait(("exited",))
+
+    loop.add_reader(fd, on_readable)
+    try:
+        return await _follow(messages, parent_end, process, ctx)
+    finally:
+        loop.remove_reader(fd)
+        if process.is_alive():  # cancelled from outside (shutdown): ask the render to stop
+            with contextlib.suppress(OSError):
+                parent_end.send("cancel")
+        parent_end.close()
+        await _reap(process)
+
+
+async def _follow(
+    messages: asyncio.Queue[tuple[Any, ...]],
+    conn: Connection,
+    process: Any,
+    ctx: JobContext,
+) -> dict[str, Any]:
+    cancel_sent = False
+    cancel_wait = asyncio.ensure_future(ctx.cancelled.wait())
+    try:
+        while True:
+            next_message = asyncio.ensure_future(messages.get())
+            waiting = {next_message} if cancel_sent else {next_message, cancel_wait}
+            done, _ = await asyncio.wait(
+                waiting,
+                timeout=CANCEL_GRACE_SECONDS if cancel_sent else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not done:  # asked to stop, did not: _reap kills it
+                next_message.cancel()
+                raise BackendCancelled()
+            if next_message not in done:
+                next_message.cancel()
+                with contextlib.suppress(OSError):  # the child has just exited
+                    conn.send("cancel")
+                cancel_sent = True
+                continue
+            kind, *payload = next_message.result()
+            if kind == "progress":
+                ctx.report_progress(payload[0])
+            elif kind == "done":
+                return dict(payload[0])
+            elif kind == "cancelled":
+                raise BackendCancelled()
+            elif kind == "error":
+                raise BackendError(payload[0])
+            else:  # the child exited without a word
+                raise BackendError(
+                    f"The local engine stopped unexpectedly (exit code {process.exitcode})"
+                )
+    finally:
+        cancel_wait.cancel()
+
+
+async def _reap(process: Any) -> None:
+    await asyncio.to_thread(process.join, CANCEL_GRACE_SECONDS)
+    if process.is_alive():
+        process.kill()
+        await asyncio.to_thread(process.join, CANCEL_GRACE_SECONDS)
+
+
+def _child_main(conn: Connection, request: RenderRequest, out_path: Path) -> None:
+    """Runs in the render process."""
+    stop = False
+
+    def should_cancel() -> bool:
+        nonlocal stop
+        try:
+            if not stop and conn.poll():
+                conn.recv()
+                stop = True
+        except (EOFError, OSError):  # the server is gone: nobody wants this video any more
+            stop = True
+        return stop
+
+    def progress(fraction: float) -> None:
+        conn.send(("progress", fraction))
+
+    try:
+        result = render(request, out_path, progress=progress, should_cancel=should_cancel)
+        conn.send(("done", dataclasses.asdict(result)))
+    except RenderCancelled:
+        conn.send(("cancelled",))
+    except SourceMediaError as exc:
+        conn.send(("error", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - reported to the job, the process ends anyway
+        conn.send(("error", f"The local engine failed: {exc.__class__.__name__}: {exc}"))
+    finally:
+        conn.close()

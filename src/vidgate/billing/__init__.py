@@ -1,0 +1,1 @@
+"""Prices, reservations and settlement. Every balance change is an append-only ledger entry."""

@@ -1,0 +1,84 @@
+"""What the catalog knows about one model, and the checks a request must pass for it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from vidgate.media.dimensions import ASPECT_RATIOS
+
+MODES = ("text_to_video", "image_to_video", "video_to_video")
+FPS_VALUES = (30, 60)
+MIN_DURATION_SECONDS = 1.0
+
+# Credits per second of video, by tier. The seed's example: the default model (standard),
+# 5 s, costs 500 credits.
+TIER_CREDITS_PER_SECOND = {"basic": 50, "standard": 100, "powerful": 200}
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    title: str
+    provider: str  # which backend serves it for live keys: "fal" or "local"
+    tier: str
+    modes: tuple[str, ...]
+    max_duration: float
+    best_for: str = ""
+    resolutions: tuple[str, ...] = ("720p", "1080p")
+    aspect_ratios: tuple[str, ...] = ASPECT_RATIOS
+    fps: tuple[int, ...] = FPS_VALUES
+    credits_per_second_override: int | None = None
+
+    @property
+    def credits_per_second(self) -> int:
+        if self.credits_per_second_override is not None:
+            return self.credits_per_second_override
+        return TIER_CREDITS_PER_SECOND[self.tier]
+
+    def price(self, duration_seconds: float) -> tuple[int, int]:
+        """(credits, video seconds) for a clip; billed per started second."""
+        seconds = math.ceil(duration_seconds - 1e-9)
+        return seconds * self.credits_per_second, seconds
+
+    def check(self, *, mode: str, duration: float, resolution: str, fps: int, aspect: str) -> None:
+        """Raise ValueError naming what this model allows when a value is outside it."""
+        if mode not in self.modes:
+            raise ValueError(
+                f"model {self.id} does not support mode {mode}; it supports: {', '.join(self.modes)}"
+            )
+        if not MIN_DURATION_SECONDS <= duration <= self.max_duration:
+            raise ValueError(
+                f"duration_seconds must be between {_num(MIN_DURATION_SECONDS)} and "
+                f"{_num(self.max_duration)} for model {self.id}"
+            )
+        for name, value, allowed in (
+            ("resolution", resolution, self.resolutions),
+            ("aspect_ratio", aspect, self.aspect_ratios),
+            ("fps", fps, self.fps),
+        ):
+            if value not in allowed:
+                raise ValueError(
+                    f"{name} {value} is not available for model {self.id}; "
+                    f"allowed: {', '.join(str(v) for v in allowed)}"
+                )
+
+    def describe(self) -> dict[str, Any]:
+        """The model as `GET /models` shows it."""
+        return {
+            "id": self.id,
+            "object": "model",
+            "title": self.title,
+            "best_for": self.best_for,
+            "provider": self.provider,
+            "tier": self.tier,
+            "modes": list(self.modes),
+            "duration_seconds": {"min": MIN_DURATION_SECONDS, "max": self.max_duration},
+            "resolutions": list(self.resolutions),
+            "fps": list(self.fps),
+            "aspect_ratios": list(self.aspect_ratios),
+            "pricing": {"credits_per_second": self.credits_per_second, "billing": "per started second"},
+        }
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

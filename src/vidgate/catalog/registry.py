@@ -1,0 +1,66 @@
+"""Every model vidgate serves: the seed's two tables plus the local engine's own model."""
+
+from __future__ import annotations
+
+from vidgate.catalog.models import ModelSpec
+from vidgate.media.dimensions import RESOLUTIONS
+
+T2V = ("text_to_video",)
+I2V = ("image_to_video",)
+LOCAL_MODEL_ID = "vidgate/local"
+
+_MODELS = (
+    ModelSpec(
+        id=LOCAL_MODEL_ID,
+        title="vidgate local engine",
+        best_for="Offline renders on this machine; free of any provider account",
+        provider="local",
+        tier="basic",
+        modes=("text_to_video", "image_to_video", "video_to_video"),
+        max_duration=60,
+        resolutions=RESOLUTIONS,
+        credits_per_second_override=10,
+    ),
+    # Text-to-video (the seed's first table).
+    ModelSpec("fal-ai/minimax/video-01", "MiniMax Video-01", "fal", "standard", T2V, 6,
+              "Realistic, high quality (default)", aspect_ratios=("16:9",)),
+    ModelSpec("fal-ai/minimax/hailuo-02/standard/text-to-video", "MiniMax Hailuo-02 Standard",
+              "fal", "standard", T2V, 10, "Latest MiniMax", aspect_ratios=("16:9",)),
+    ModelSpec("fal-ai/veo3", "Google Veo 3", "fal", "powerful", T2V, 8, "Google Veo 3",
+              aspect_ratios=("16:9", "9:16")),
+    ModelSpec("fal-ai/veo3/fast", "Google Veo 3 Fast", "fal", "standard", T2V, 8, "Fast Veo 3",
+              aspect_ratios=("16:9", "9:16")),
+    ModelSpec("fal-ai/kling-video/v2.5-turbo/pro/text-to-video", "Kling v2.5 Turbo Pro", "fal",
+              "standard", T2V, 10, "Kling v2.5", aspect_ratios=("16:9", "9:16", "1:1")),
+    ModelSpec("fal-ai/kling-video/v2/master/text-to-video", "Kling 2.0 Master", "fal",
+              "powerful", T2V, 10, "Kling 2.0 Master", aspect_ratios=("16:9", "9:16", "1:1")),
+    ModelSpec("fal-ai/pixverse/v5.5/text-to-video", "Pixverse v5.5", "fal", "basic", T2V, 10,
+              "Pixverse"),
+    ModelSpec("fal-ai/ltx-2/text-to-video/fast", "LTX Video 2.0 Fast", "fal", "basic", T2V, 20,
+              "Fast LTX Video 2.0", resolutions=RESOLUTIONS, aspect_ratios=("16:9",)),
+    # Image-to-video (the seed's second table). Models without an aspect control follow the image.
+    ModelSpec("fal-ai/minimax/video-01/image-to-video", "MiniMax Video-01 Image-to-Video", "fal",
+              "standard", I2V, 6, "Animate images"),
+    ModelSpec("fal-ai/veo2/image-to-video", "Google Veo 2 Image-to-Video", "fal", "powerful", I2V,
+              8, "Google Veo 2", aspect_ratios=("16:9", "9:16")),
+    ModelSpec("fal-ai/kling-video/v2.5-turbo/pro/image-to-video", "Kling v2.5 Turbo Pro I2V",
+              "fal", "standard", I2V, 10, "Kling v2.5"),
+    ModelSpec("fal-ai/wan-pro/image-to-video", "Wan 2.1 Pro Image-to-Video", "fal", "standard",
+              I2V, 6, "Wan 2.1 Pro"),
+    ModelSpec("fal-ai/minimax/hailuo-2.3/pro/image-to-video", "MiniMax Hailuo 2.3 Pro I2V", "fal",
+              "standard", I2V, 6, "Hailuo 2.3"),
+    ModelSpec("fal-ai/bytedance/seedance/v1/pro/image-to-video", "ByteDance Seedance 1.0 Pro",
+              "fal", "basic", I2V, 12, "ByteDance Seedance"),
+)
+
+CATALOG: dict[str, ModelSpec] = {model.id: model for model in _MODELS}
+
+DEFAULT_MODEL_BY_MODE = {
+    "text_to_video": "fal-ai/minimax/video-01",
+    "image_to_video": "fal-ai/minimax/video-01/image-to-video",
+    "video_to_video": LOCAL_MODEL_ID,
+}
+
+
+def get_model(model_id: str) -> ModelSpec | None:
+    return CATALOG.get(model_id)

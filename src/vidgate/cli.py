@@ -1,0 +1,144 @@
+"""`vidgate serve | keys create | keys list | keys revoke`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from vidgate.auth import service as keys
+from vidgate.auth.models import ApiKey
+from vidgate.config import Settings, load_settings
+from vidgate.db.engine import create_engine, create_sessionmaker
+from vidgate.db.migrate import upgrade
+from vidgate.jobs.store import Sessions
+
+T = TypeVar("T")
+
+SANDBOX_CREDITS = 100_000
+SANDBOX_SECONDS = 3_600
+
+
+def _with_database(settings: Settings, action: Callable[[Sessions], Awaitable[T]]) -> T:
+    async def run() -> T:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+            return await action(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@click.group()
+@click.version_option(package_name="vidgate")
+def main() -> None:
+    """vidgate: a self-hostable video generation API server."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (env VIDGATE_HOST, default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (env VIDGATE_PORT, default 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Start the API server on the embedded default (SQLite, local folder, in-process workers)."""
+    import uvicorn
+
+    from vidgate.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = load_settings(**overrides)
+    first_key = _with_database(settings, _sandbox_key_if_empty)
+    base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
+    if first_key:
+        click.echo(f"Created a sandbox API key (shown once; it is not stored):\n\n  {first_key}\n")
+        click.echo("Try it:\n")
+        click.echo(
+            f'  curl -X POST "{base}/api/v1/videos/generations" \\\n'
+            f'    -H "Authorization: Bearer {first_key}" \\\n'
+            '    -H "Content-Type: application/json" \\\n'
+            "    -d '{\"prompt\": \"Ocean waves crashing on rocks\", \"duration_seconds\": 5}'\n"
+        )
+    click.echo(f"vidgate on {base} (docs at {base}/docs), data in {settings.data_dir.resolve()}")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+async def _sandbox_key_if_empty(sessions: Sessions) -> str | None:
+    if await keys.count_keys(sessions):
+        return None
+    _row, secret = await keys.create_key(
+        sessions,
+        name="sandbox (created on first start)",
+        scopes=("video", "jobs", "usage"),
+        credits=SANDBOX_CREDITS,
+        video_seconds=SANDBOX_SECONDS,
+        sandbox=True,
+    )
+    return secret
+
+
+def _display_host(host: str) -> str:
+    return "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
+
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys_group.command("create")
+@click.option("--name", required=True, help="A label for the key.")
+@click.option("--scopes", default="video,jobs,usage", show_default=True,
+              help="Comma-separated: video, jobs, usage.")
+@click.option("--credits", type=click.IntRange(min=0), required=True, help="Credit allowance.")
+@click.option("--video-seconds", type=click.IntRange(min=0), required=True,
+              help="Video seconds allowance.")
+@click.option("--sandbox", is_flag=True, help="A sandbox key (sk_test_...): local engine only.")
+def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbox: bool) -> None:
+    """Create a key. The key itself is printed once, alone on the last line."""
+    scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
+
+    async def create(sessions: Sessions) -> tuple[ApiKey, str]:
+        return await keys.create_key(
+            sessions, name=name, scopes=scope_list, credits=credits,
+            video_seconds=video_seconds, sandbox=sandbox,
+        )
+
+    try:
+        row, secret = _with_database(load_settings(), create)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scopes") from exc
+    kind = "sandbox" if row.sandbox else "live"
+    click.echo(f"Created {kind} key {row.id} ({row.name}) with scopes {','.join(row.scopes)}, "
+               f"{row.credits_limit} credits, {row.seconds_limit} video seconds.")
+    click.echo(secret)
+
+
+@keys_group.command("list")
+def keys_list() -> None:
+    """List keys (prefixes only: keys themselves are not stored)."""
+    rows = _with_database(load_settings(), keys.list_keys)
+    click.echo(f"{'ID':22} {'PREFIX':16} {'KIND':8} {'SCOPES':18} {'CREDITS':>17} {'SECONDS':>13}  NAME")
+    for row in rows:
+        kind = "revoked" if row.revoked_at else ("sandbox" if row.sandbox else "live")
+        click.echo(
+            f"{row.id:22} {row.key_prefix + '…':16} {kind:8} {','.join(row.scopes):18} "
+            f"{row.credits_remaining:>8}/{row.credits_limit:<8} "
+            f"{row.seconds_remaining:>6}/{row.seconds_limit:<6}  {row.name}"
+        )
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its ID (key_...)."""
+
+    async def revoke(sessions: Sessions) -> bool:
+        return await keys.revoke_key(sessions, key_id)
+
+    if not _with_database(load_settings(), revoke):
+        raise click.ClickException(f"No active key with ID {key_id}")
+    click.echo(f"Revoked {key_id}")

@@ -1,0 +1,119 @@
+"""Settings: one typed object, read from the environment and an optional `vidgate.toml`."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("VIDGATE_CONFIG", "vidgate.toml"))
+
+
+class Settings(BaseSettings):
+    """Every setting of the server. Environment variables win over `vidgate.toml`."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDGATE_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(
+        default=Path("./vidgate-data"),
+        description="Folder for the SQLite database and the generated videos.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "VIDGATE_DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; default is a SQLite file in the data folder. "
+        "postgresql:// URLs use asyncpg.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL put in front of output links (e.g. https://videos.example.com). "
+        "Default: the URL the request came in on.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `vidgate serve` binds to.")
+    port: int = Field(default=8000, description="Port `vidgate serve` listens on.")
+    workers: int = Field(
+        default=2, ge=1, le=64, description="Jobs rendered at the same time by this server process."
+    )
+    fal_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("FAL_KEY", "VIDGATE_FAL_KEY", "fal_key"),
+        description="fal.ai API key; without it, live keys cannot use fal models.",
+    )
+    job_lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A processing job whose worker has not renewed its lease for this long is "
+        "taken back (the worker died).",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="Times a job is started before it is failed for good."
+    )
+    sync_timeout_seconds: float = Field(
+        default=900.0, gt=0, description="How long a sync POST waits for its video."
+    )
+    poll_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long `GET /jobs/{id}?poll=true` holds a request."
+    )
+    max_source_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, description="Largest source image or video accepted."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'vidgate.db').resolve()}"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for downloads and renders in progress."""
+        return self.data_dir / "work"
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the async driver for the URL forms people paste (postgres://, sqlite:///)."""
+    replacements = {
+        "postgres://": "postgresql+asyncpg://",
+        "postgresql://": "postgresql+asyncpg://",
+        "sqlite://": "sqlite+aiosqlite://",
+    }
+    for prefix, replacement in replacements.items():
+        if url.startswith(prefix):
+            return replacement + url[len(prefix) :]
+    return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,92 @@
+"""image_to_video: a still picture, cover-cropped to the frame, under a slow Ken Burns move."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageOps
+
+from vidgate.engine.errors import SourceMediaError
+from vidgate.engine.framing import cover_box
+from vidgate.engine.prompt import make_rng
+from vidgate.engine.request import RenderRequest
+
+MAX_ZOOM = 1.15
+
+
+def load_image(path: Path) -> Image.Image:
+    """Decode any format Pillow reads (first frame of animations) into RGB.
+
+    EXIF orientation is applied; transparency is flattened onto black.
+    """
+    if not path.is_file():
+        raise SourceMediaError(f"source_image not found: {path}")
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened)
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                image = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+            return image.convert("RGB")
+    # Decoders of malformed files raise many types (OSError, ValueError, SyntaxError, ...).
+    except Exception as exc:
+        raise SourceMediaError("source_image could not be decoded as an image") from exc
+
+
+class KenBurns:
+    """Frames of a slow zoom and pan across an image.
+
+    The image is first framed to the output aspect ratio by cover-crop (scaled to fill the
+    frame, centred, overflowing edges cut; see ``cover_box``) at ``MAX_ZOOM`` times the
+    output size, so the closest zoom still samples it 1:1. Each frame then resamples a
+    sub-pixel box of it, which keeps the motion smooth. Without ``loop`` the zoom goes one
+    way (in or out, by seed) across the clip; with ``loop`` it zooms in and back out and the
+    pan traces a closed curve, so the last frame meets the first.
+    """
+
+    def __init__(self, image: Image.Image, request: RenderRequest) -> None:
+        self.width, self.height = request.width, request.height
+        self.period, self.loop = request.period, request.loop
+        work_size = (round(self.width * MAX_ZOOM), round(self.height * MAX_ZOOM))
+        box = cover_box(image.width, image.height, self.width, self.height)
+        self._work = image.resize(work_size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+        rng = make_rng(request.seed, request.prompt)
+        self._zoom_in = bool(rng.integers(0, 2))
+        self._pan = rng.uniform(-1, 1, size=2)  # where the pan heads, as a fraction of the slack
+        self._pan /= max(1e-9, float(np.abs(self._pan).max()))
+        self._pan_phase = float(rng.uniform(0, 2 * math.pi))
+
+    def _move(self, t: float) -> tuple[float, float, float]:
+        """(zoom amount 0..1, pan x, pan y in -1..1) at time t."""
+        u = t / self.period
+        if self.loop:
+            angle = 2 * math.pi * u
+            amount = 0.5 - 0.5 * math.cos(angle)
+            return amount, self._pan[0] * math.sin(angle + self._pan_phase), self._pan[1] * math.sin(angle)
+        eased = 0.5 - 0.5 * math.cos(math.pi * u)
+        amount = eased if self._zoom_in else 1 - eased
+        return amount, self._pan[0] * (2 * eased - 1), self._pan[1] * (2 * eased - 1)
+
+    def frame(self, t: float) -> av.VideoFrame:
+        amount, pan_x, pan_y = self._move(t)
+        zoom = 1 + (MAX_ZOOM - 1) * amount
+        work_w, work_h = self._work.size
+        box_w, box_h = work_w / zoom, work_h / zoom
+        left = (work_w - box_w) / 2 * (1 + pan_x)
+        top = (work_h - box_h) / 2 * (1 + pan_y)
+        view = self._work.resize(
+            (self.width, self.height), Image.Resampling.BILINEAR, box=(left, top, left + box_w, top + box_h)
+        )
+        return av.VideoFrame.from_image(view)
+
+    def close(self) -> None:
+        pass
+
+
+def open_image_source(request: RenderRequest) -> KenBurns:
+    assert request.source_image is not None
+    return KenBurns(load_image(request.source_image), request)

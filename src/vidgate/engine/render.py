@@ -1,0 +1,97 @@
+"""render(): pick the frame source for the mode, stream its frames into the MP4 writer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import av
+
+from vidgate.engine.encode import Mp4Writer
+from vidgate.engine.errors import RenderCancelled
+from vidgate.engine.image import open_image_source
+from vidgate.engine.request import RenderRequest, RenderResult
+from vidgate.engine.scenes import Scene, build_scene
+from vidgate.engine.video import VideoToVideo
+
+# Share of the progress bar for producing frames; the rest is the encoder's flush and
+# the faststart rewrite, which follow the last frame.
+_FRAMES_SHARE = 0.98
+_PROGRESS_STEP = 0.01
+
+
+class FrameSource(Protocol):
+    def frame(self, t: float) -> av.VideoFrame: ...
+
+    def close(self) -> None: ...
+
+
+class SceneSource:
+    """Adapts a numpy scene to a frame source (the writer upscales its working size)."""
+
+    def __init__(self, scene: Scene) -> None:
+        self.scene = scene
+
+    def frame(self, t: float) -> av.VideoFrame:
+        return av.VideoFrame.from_ndarray(self.scene.frame(t), format="rgb24")
+
+    def close(self) -> None:
+        pass
+
+
+def open_source(request: RenderRequest) -> FrameSource:
+    """The mode's frame source; source media is opened (and rejected) here."""
+    if request.mode == "image_to_video":
+        return open_image_source(request)
+    if request.mode == "video_to_video":
+        return VideoToVideo(request)
+    return SceneSource(build_scene(request))
+
+
+class _Progress:
+    """Forwards rising fractions, at most about 1/_PROGRESS_STEP times."""
+
+    def __init__(self, callback: Callable[[float], None] | None) -> None:
+        self._callback = callback
+        self._last = -1.0
+
+    def __call__(self, fraction: float) -> None:
+        if self._callback is None:
+            return
+        if fraction >= 1.0 or fraction - self._last >= _PROGRESS_STEP:
+            if fraction > self._last:
+                self._last = fraction
+                self._callback(fraction)
+
+
+def render(
+    request: RenderRequest,
+    out_path: Path,
+    *,
+    progress: Callable[[float], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> RenderResult:
+    """Render ``request`` into an MP4 at ``out_path``, one frame at a time.
+
+    Frame i shows time i / fps. ``should_cancel`` is polled before every frame; cancelling
+    raises ``RenderCancelled``. On any error the partial file is removed (and an existing
+    file at ``out_path`` is left as it was). ``progress`` gets rising fractions ending in 1.0.
+    Source media problems raise ``SourceMediaError`` before any output is created.
+    """
+    out_path = Path(out_path)
+    frame_count, fps = request.frame_count, request.fps
+    report = _Progress(progress)
+    source = open_source(request)
+    try:
+        report(0.0)
+        with Mp4Writer(out_path, request.width, request.height, fps) as writer:
+            for index in range(frame_count):
+                if should_cancel is not None and should_cancel():
+                    raise RenderCancelled("render cancelled")
+                writer.write(source.frame(index / fps))
+                report(_FRAMES_SHARE * (index + 1) / frame_count)
+    finally:
+        source.close()
+    report(1.0)
+    return RenderResult(request.width, request.height, fps, frame_count, request.period)

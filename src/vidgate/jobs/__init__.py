@@ -1,0 +1,1 @@
+"""Jobs: the model and its state machine, the store, the dispatcher, the executor, recovery."""

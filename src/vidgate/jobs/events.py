@@ -1,0 +1,49 @@
+"""Wake-ups for long-polls, sync requests and idle workers, inside one process.
+
+Scale-out replaces this with a transport (Redis pub/sub, LISTEN/NOTIFY) behind the same
+three methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+
+class JobEvents:
+    def __init__(self) -> None:
+        self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
+        self._work_available = asyncio.Event()
+
+    def subscribe(self, job_id: str) -> asyncio.Future[None]:
+        """A future resolved at the job's next state change. Subscribe before reading the
+        job, so a change between the read and the wait is not missed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[job_id].add(future)
+        return future
+
+    def unsubscribe(self, job_id: str, future: asyncio.Future[None]) -> None:
+        waiters = self._waiters.get(job_id)
+        if waiters is not None:
+            waiters.discard(future)
+            if not waiters:
+                del self._waiters[job_id]
+
+    def job_changed(self, job_id: str) -> None:
+        for future in self._waiters.pop(job_id, ()):
+            if not future.done():
+                future.set_result(None)
+
+    def work_submitted(self) -> None:
+        self._work_available.set()
+
+    async def wait_for_work(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._work_available.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._work_available.clear()
+
+    @property
+    def waiting_count(self) -> int:
+        return sum(len(w) for w in self._waiters.values())

@@ -1,0 +1,65 @@
+"""The job table and its status enum."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vidgate.db.base import Base, UTCDateTime, utcnow
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_key_created", "key_id", "created_at"),
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_key_status", "key_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    tool: Mapped[str] = mapped_column(String(16), default="video")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str] = mapped_column(String(200))
+    model_tier: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(32))
+    input_params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    output_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    estimated_credits: Mapped[int] = mapped_column(Integer)
+    estimated_seconds: Mapped[int] = mapped_column(Integer)
+    actual_credits: Mapped[int | None] = mapped_column(Integer, default=None)
+    actual_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What a remote backend needs to resume a job after a restart (e.g. fal's request id).
+    provider_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+    @property
+    def job_status(self) -> JobStatus:
+        return JobStatus(self.status)

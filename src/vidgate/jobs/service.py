@@ -1,0 +1,124 @@
+"""Submitting generations and waiting for jobs: what the routes call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from typing import Any
+
+from vidgate.auth.models import ApiKey
+from vidgate.billing.ledger import Shortfall
+from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
+from vidgate.config import Settings
+from vidgate.errors import BadRequest, NotFound, PaymentRequired, ServiceUnavailable, TooManyRequests
+from vidgate.jobs import store
+from vidgate.jobs.events import JobEvents
+from vidgate.jobs.models import Job, JobStatus
+
+RETRY_AFTER_SECONDS = 5
+
+
+def resolve_model(params: dict[str, Any]) -> ModelSpec:
+    model_id = params.get("model") or DEFAULT_MODEL_BY_MODE[params["mode"]]
+    spec = get_model(model_id)
+    if spec is None:
+        raise BadRequest(f"Invalid model: {model_id}. GET /api/v1/models lists the models")
+    try:
+        spec.check(
+            mode=params["mode"],
+            duration=float(params["duration_seconds"]),
+            resolution=params["resolution"],
+            fps=params["fps"],
+            aspect=params["aspect_ratio"],
+        )
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+    return spec
+
+
+def choose_provider(key: ApiKey, spec: ModelSpec, configured: set[str]) -> str:
+    """Sandbox keys always get the local engine; live keys get the model's own backend."""
+    if key.sandbox:
+        return "local"
+    if spec.provider not in configured:
+        raise ServiceUnavailable(
+            f"Model {spec.id} is served by {spec.provider}, which is not configured on this "
+            f"server: set FAL_KEY, use a sandbox key, or use model vidgate/local"
+        )
+    return spec.provider
+
+
+async def submit_generation(
+    *,
+    sessions: store.Sessions,
+    events: JobEvents,
+    settings: Settings,
+    key: ApiKey,
+    params: dict[str, Any],
+    configured_providers: set[str],
+    max_active_jobs: int,
+) -> Job:
+    spec = resolve_model(params)
+    provider = choose_provider(key, spec, configured_providers)
+    if await store.count_active(sessions, key.id) >= max_active_jobs:
+        raise TooManyRequests(
+            f"Too many active jobs for this API key (limit {max_active_jobs}); wait for some to finish",
+            retryAfter=RETRY_AFTER_SECONDS,
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+    credits, seconds = spec.price(float(params["duration_seconds"]))
+    input_params = {**params, "model": spec.id}
+    if input_params.get("seed") is None:
+        input_params["seed"] = secrets.randbelow(2**32)
+    result = await store.submit(
+        sessions,
+        store.NewJob(
+            key_id=key.id,
+            model=spec.id,
+            model_tier=spec.tier,
+            provider=provider,
+            input_params=input_params,
+            credits=credits,
+            seconds=seconds,
+        ),
+    )
+    if isinstance(result, Shortfall):
+        raise _payment_required(result, credits, seconds)
+    events.work_submitted()
+    return result
+
+
+def _payment_required(short: Shortfall, credits: int, seconds: int) -> PaymentRequired:
+    message = (
+        "Credits limit exceeded" if short.credits_remaining < credits else "Video seconds limit exceeded"
+    )
+    return PaymentRequired(
+        message,
+        credits_remaining=short.credits_remaining,
+        credits_needed=credits,
+        credits_estimated=credits,
+        seconds_remaining=short.seconds_remaining,
+        seconds_needed=seconds,
+    )
+
+
+async def wait_for_job(
+    sessions: store.Sessions, events: JobEvents, job_id: str, *, key_id: str, timeout: float
+) -> Job:
+    """The job once it reaches a terminal state, or as it is when `timeout` runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        woken = events.subscribe(job_id)
+        try:
+            job = await store.get(sessions, job_id, key_id=key_id)
+            if job is None:
+                raise NotFound("Job not found")
+            remaining = deadline - loop.time()
+            if JobStatus(job.status).terminal or remaining <= 0:
+                return job
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(woken), remaining)
+        finally:
+            events.unsubscribe(job_id, woken)

@@ -1,0 +1,331 @@
+"""Every query on jobs. Each state change is one transaction guarded by the current state,
+so a retry or a crash can never settle credits twice or bring a finished job back."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vidgate.billing import ledger
+from vidgate.billing.ledger import Shortfall
+from vidgate.db.base import utcnow
+from vidgate.jobs.models import TERMINAL_STATUSES, Job, JobStatus
+
+Sessions = async_sessionmaker[AsyncSession]
+ACTIVE = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
+
+
+def new_job_id() -> str:
+    return "job_" + secrets.token_hex(12)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    key_id: str
+    model: str
+    model_tier: str
+    provider: str
+    input_params: dict[str, Any]
+    credits: int
+    seconds: int
+
+
+async def submit(sessions: Sessions, new: NewJob) -> Job | Shortfall:
+    """Create the job and reserve its price in one transaction; a shortfall creates nothing."""
+    job_id = new_job_id()
+    try:
+        async with sessions() as session, session.begin():
+            shortfall = await ledger.reserve(
+                session, key_id=new.key_id, job_id=job_id, credits=new.credits, seconds=new.seconds
+            )
+            if shortfall is not None:
+                raise _RollBack(shortfall)
+            job = _new_job_row(job_id, new)
+            session.add(job)
+    except _RollBack as rollback:
+        return rollback.shortfall
+    return job
+
+
+class _RollBack(Exception):
+    def __init__(self, shortfall: Shortfall) -> None:
+        self.shortfall = shortfall
+
+
+def _new_job_row(job_id: str, new: NewJob) -> Job:
+    return Job(
+        id=job_id,
+        key_id=new.key_id,
+        tool="video",
+        status=JobStatus.PENDING.value,
+        progress=0,
+        model=new.model,
+        model_tier=new.model_tier,
+        provider=new.provider,
+        input_params=new.input_params,
+        estimated_credits=new.credits,
+        estimated_seconds=new.seconds,
+        created_at=utcnow(),
+        attempts=0,
+        cancel_requested=False,
+    )
+
+
+async def get(sessions: Sessions, job_id: str, *, key_id: str | None = None) -> Job | None:
+    query = select(Job).where(Job.id == job_id)
+    if key_id is not None:
+        query = query.where(Job.key_id == key_id)
+    async with sessions() as session:
+        return await session.scalar(query)
+
+
+async def list_for_key(
+    sessions: Sessions, key_id: str, *, tool: str | None, pending_only: bool, limit: int
+) -> Sequence[Job]:
+    query = select(Job).where(Job.key_id == key_id)
+    if tool is not None:
+        query = query.where(Job.tool == tool)
+    if pending_only:
+        query = query.where(Job.status.in_(ACTIVE))
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    async with sessions() as session:
+        return (await session.scalars(query)).all()
+
+
+async def count_active(sessions: Sessions, key_id: str) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(Job).where(Job.key_id == key_id, Job.status.in_(ACTIVE))
+        )
+    return int(count or 0)
+
+
+async def claim_next(sessions: Sessions, *, worker_id: str, lease_seconds: float) -> Job | None:
+    """Move the oldest pending job to processing for this worker, or return None."""
+    while True:
+        async with sessions() as session:
+            candidate = await session.scalar(
+                select(Job.id)
+                .where(Job.status == JobStatus.PENDING.value)
+                .order_by(Job.created_at, Job.id)
+                .limit(1)
+            )
+        if candidate is None:
+            return None
+        now = utcnow()
+        async with sessions.begin() as session:
+            claimed = await session.scalar(
+                update(Job)
+                .where(Job.id == candidate, Job.status == JobStatus.PENDING.value)
+                .values(
+                    status=JobStatus.PROCESSING.value,
+                    worker_id=worker_id,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    started_at=now,
+                    attempts=Job.attempts + 1,
+                )
+                .returning(Job)
+            )
+        if claimed is not None:
+            return claimed
+        # Another worker took it first; look again.
+
+
+async def heartbeat(
+    sessions: Sessions, job_id: str, *, worker_id: str, lease_seconds: float, progress: int | None
+) -> bool | None:
+    """Renew the lease (and store progress). Returns the job's cancel flag, or None if the
+    job is no longer this worker's (taken back, cancelled, finished)."""
+    values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
+    if progress is not None:
+        values["progress"] = progress
+    async with sessions() as session, session.begin():
+        cancel = await session.scalar(
+            update(Job)
+            .where(_owned(job_id, worker_id))
+            .values(**values)
+            .returning(Job.cancel_requested)
+        )
+    return cancel
+
+
+async def save_provider_state(
+    sessions: Sessions, job_id: str, *, worker_id: str, state: dict[str, Any]
+) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(update(Job).where(_owned(job_id, worker_id)).values(provider_state=state))
+
+
+async def complete(
+    sessions: Sessions,
+    job_id: str,
+    *,
+    worker_id: str,
+    output_data: dict[str, Any],
+    charged: tuple[int, int],
+) -> Job | None:
+    """processing -> completed, settling the reservation. None if the job was not ours."""
+    async with sessions() as session, session.begin():
+        row = await _finish(
+            session,
+            _owned(job_id, worker_id),
+            status=JobStatus.COMPLETED,
+            output_data=output_data,
+            progress=100,
+            actual_credits=None,
+        )
+        if row is None:
+            return None
+        reserved = (row.estimated_credits, row.estimated_seconds)
+        charged = (min(charged[0], reserved[0]), min(charged[1], reserved[1]))
+        await ledger.settle(session, key_id=row.key_id, job_id=job_id, reserved=reserved, charged=charged)
+        await session.execute(
+            update(Job).where(Job.id == job_id).values(actual_credits=charged[0], actual_seconds=charged[1])
+        )
+    return await get(sessions, job_id)
+
+
+async def fail(
+    sessions: Sessions, job_id: str, *, error: str, worker_id: str | None = None
+) -> Job | None:
+    """-> failed, releasing the reservation. With a worker id, only if the job is still its own."""
+    condition = _owned(job_id, worker_id) if worker_id else _active(job_id)
+    return await _finish_and_release(sessions, job_id, condition, JobStatus.FAILED, error)
+
+
+async def cancel_pending(sessions: Sessions, job_id: str) -> Job | None:
+    condition = and_(Job.id == job_id, Job.status == JobStatus.PENDING.value)
+    return await _finish_and_release(sessions, job_id, condition, JobStatus.CANCELLED, None)
+
+
+async def cancel_running(sessions: Sessions, job_id: str, *, worker_id: str) -> Job | None:
+    return await _finish_and_release(
+        sessions, job_id, _owned(job_id, worker_id), JobStatus.CANCELLED, None
+    )
+
+
+async def request_cancel(sessions: Sessions, job_id: str) -> bool:
+    """Flag a processing job; its worker sees the flag on its next heartbeat."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.PROCESSING.value)
+            .values(cancel_requested=True)
+        )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def requeue(sessions: Sessions, job_id: str, *, worker_id: str) -> bool:
+    """Give a processing job back to the queue (graceful shutdown)."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Job)
+            .where(_owned(job_id, worker_id))
+            .values(
+                status=JobStatus.PENDING.value,
+                worker_id=None,
+                lease_expires_at=None,
+                progress=0,
+                attempts=Job.attempts - 1,
+            )
+        )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def reclaim_expired(sessions: Sessions, *, max_attempts: int) -> list[str]:
+    """Take back jobs whose worker stopped renewing its lease: retry them, or fail them with
+    their reservation released once they have used up their attempts. Returns the ids."""
+    now = utcnow()
+    async with sessions() as session:
+        expired: Sequence[Row[tuple[str, int, bool]]] = (
+            await session.execute(
+                select(Job.id, Job.attempts, Job.cancel_requested).where(
+                    Job.status == JobStatus.PROCESSING.value, Job.lease_expires_at < now
+                )
+            )
+        ).all()
+    touched = []
+    for job_id, attempts, cancel_requested in expired:
+        condition = and_(
+            Job.id == job_id,
+            Job.status == JobStatus.PROCESSING.value,
+            Job.lease_expires_at < now,
+        )
+        if cancel_requested:
+            done = await _finish_and_release(sessions, job_id, condition, JobStatus.CANCELLED, None)
+        elif attempts >= max_attempts:
+            done = await _finish_and_release(
+                sessions,
+                job_id,
+                condition,
+                JobStatus.FAILED,
+                f"The worker running this job stopped {attempts} times; giving up",
+            )
+        else:
+            done = await _back_to_pending(sessions, condition)
+        if done:
+            touched.append(job_id)
+    return touched
+
+
+async def _back_to_pending(sessions: Sessions, condition: Any) -> bool:
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(Job)
+            .where(condition)
+            .values(status=JobStatus.PENDING.value, worker_id=None, lease_expires_at=None, progress=0)
+        )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def _finish_and_release(
+    sessions: Sessions, job_id: str, condition: Any, status: JobStatus, error: str | None
+) -> Job | None:
+    async with sessions() as session, session.begin():
+        row = await _finish(
+            session, condition, status=status, error_message=error, actual_credits=0
+        )
+        if row is None:
+            return None
+        await ledger.release(
+            session,
+            key_id=row.key_id,
+            job_id=job_id,
+            reserved=(row.estimated_credits, row.estimated_seconds),
+        )
+        await session.execute(update(Job).where(Job.id == job_id).values(actual_seconds=0))
+    return await get(sessions, job_id)
+
+
+async def _finish(
+    session: AsyncSession, condition: Any, *, status: JobStatus, **values: Any
+) -> Row[tuple[str, int, int]] | None:
+    assert status in TERMINAL_STATUSES
+    result = await session.execute(
+        update(Job)
+        .where(condition)
+        .values(
+            status=status.value,
+            completed_at=utcnow(),
+            worker_id=None,
+            lease_expires_at=None,
+            **{k: v for k, v in values.items() if v is not None or k == "error_message"},
+        )
+        .returning(Job.key_id, Job.estimated_credits, Job.estimated_seconds)
+    )
+    return result.first()
+
+
+def _owned(job_id: str, worker_id: str) -> Any:
+    return and_(Job.id == job_id, Job.status == JobStatus.PROCESSING.value, Job.worker_id == worker_id)
+
+
+def _active(job_id: str) -> Any:
+    return and_(Job.id == job_id, or_(*(Job.status == s for s in ACTIVE)))
+

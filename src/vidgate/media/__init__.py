@@ -1,0 +1,1 @@
+"""Media facts and helpers shared by the API, the catalog and the engine."""

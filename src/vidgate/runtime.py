@@ -1,0 +1,76 @@
+"""Everything a running server holds: database, events, storage, backends, dispatcher."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vidgate.backends.base import Backend
+from vidgate.backends.local import LocalBackend
+from vidgate.config import Settings
+from vidgate.db.engine import create_engine, create_sessionmaker
+from vidgate.db.migrate import upgrade
+from vidgate.jobs import store
+from vidgate.jobs.dispatcher import Dispatcher
+from vidgate.jobs.events import JobEvents
+from vidgate.jobs.executor import Executor
+from vidgate.storage import LocalStorage
+
+SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: store.Sessions
+    events: JobEvents
+    storage: LocalStorage
+    http: httpx.AsyncClient
+    backends: dict[str, Backend]
+    executor: Executor
+    dispatcher: Dispatcher
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
+    ) -> Runtime:
+        """Open the database (migrating it), then start the workers."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.resolved_database_url)
+        await upgrade(engine)
+        sessions = create_sessionmaker(engine)
+        events = JobEvents()
+        storage = LocalStorage(settings.outputs_dir)
+        http = httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=http_transport)
+        backends: dict[str, Backend] = {
+            "local": LocalBackend(max_source_bytes=settings.max_source_bytes)
+        }
+        executor = Executor(
+            sessions=sessions,
+            events=events,
+            storage=storage,
+            backends=backends,
+            http=http,
+            settings=settings,
+            worker_id="worker_" + secrets.token_hex(6),
+        )
+        dispatcher = Dispatcher(executor=executor, sessions=sessions, events=events, settings=settings)
+        runtime = cls(settings, engine, sessions, events, storage, http, backends, executor, dispatcher)
+        await dispatcher.start()
+        return runtime
+
+    @property
+    def configured_providers(self) -> set[str]:
+        return set(self.backends)
+
+    async def stop(self) -> None:
+        await self.dispatcher.stop()
+        for backend in self.backends.values():
+            await backend.aclose()
+        await self.http.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,42 @@
+"""Outputs in a local folder, served by the API at unguessable links.
+
+A link is `/files/{job_id}/{token}/{name}`: the token is 32 random bytes, so knowing a job id is
+not enough to fetch its video, and a link can be pasted into a browser or a <video> tag
+(which cannot send an Authorization header).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+
+_SAFE_PART = re.compile(r"^[A-Za-z0-9_\-.]{1,100}$")
+
+
+class LocalStorage:
+    url_prefix = "/files"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, job_id: str, source: Path, name: str) -> str:
+        """Move `source` into storage; return the URL path that serves it."""
+        token = secrets.token_urlsafe(32)
+        folder = self.root / job_id / token
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, folder / name)
+        except OSError:  # another filesystem
+            shutil.move(str(source), folder / name)
+        return f"{self.url_prefix}/{job_id}/{token}/{name}"
+
+    def resolve(self, job_id: str, token: str, name: str) -> Path | None:
+        """The file behind a link, or None (including for any path trickery)."""
+        if not all(_SAFE_PART.match(part) and part not in (".", "..") for part in (job_id, token, name)):
+            return None
+        path = self.root / job_id / token / name
+        return path if path.is_file() else None

@@ -1,0 +1,213 @@
+"""Every bad input gets a 4xx in the API's format, with a clear message, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Harness, auth
+
+URL = "/api/v1/videos/generations?async=true"
+OK = {"prompt": "Ocean waves crashing on rocks", "duration_seconds": 1}
+
+BAD_BODIES = [
+    ({}, "prompt is required"),
+    ({"prompt": ""}, "prompt is required"),
+    ({"prompt": "   "}, "prompt is required"),
+    ({"prompt": None}, "prompt is required"),
+    ({"prompt": "x" * 2001}, "prompt must be at most 2000 characters"),
+    ({"prompt": 42}, "prompt must be a string"),
+    ({**OK, "model": "no/such-model"}, "Invalid model: no/such-model"),
+    ({**OK, "model": 7}, "model must be a string"),
+    ({**OK, "resolution": "480p"}, "resolution must be one of 720p, 1080p or 4k"),
+    ({**OK, "fps": 24}, "fps must be 30 or 60"),
+    ({**OK, "fps": "30"}, "fps must be 30 or 60"),
+    ({**OK, "aspect_ratio": "21:9"}, "aspect_ratio must be one of 16:9, 9:16, 1:1, 4:3 or 3:4"),
+    ({**OK, "mode": "audio_to_video"}, "mode must be one of text_to_video, image_to_video or video_to_video"),
+    ({**OK, "mode": "image_to_video"}, "source_image is required for image_to_video"),
+    ({**OK, "mode": "video_to_video"}, "source_video is required for video_to_video"),
+    ({**OK, "mode": "image_to_video", "source_image": "ftp://host/x.png"},
+     "source_image must be an http(s) URL or a data: URI"),
+    ({**OK, "mode": "image_to_video", "source_image": "https://"},
+     "source_image must be an absolute URL with a host"),
+    ({**OK, "duration_seconds": "5"}, "duration_seconds must be a number"),
+    ({**OK, "duration_seconds": True}, "duration_seconds must be a number"),
+    ({**OK, "duration_seconds": 0}, "duration_seconds must be between 1 and 6 for model fal-ai/minimax/video-01"),
+    ({**OK, "duration_seconds": 7}, "duration_seconds must be between 1 and 6 for model fal-ai/minimax/video-01"),
+    ({**OK, "duration_seconds": -3}, "duration_seconds must be between 1 and 6"),
+    ({**OK, "model": "vidgate/local", "duration_seconds": 61}, "duration_seconds must be between 1 and 60 for model vidgate/local"),
+    ({**OK, "seed": 1.5}, "seed must be an integer"),
+    ({**OK, "seed": -1}, "seed is out of range"),
+    ({**OK, "seed": 2**40}, "seed is out of range"),
+    ({**OK, "loop": "yes"}, "loop must be a boolean"),
+    ({**OK, "prompt_optimizer": 1}, "prompt_optimizer must be a boolean"),
+    ({**OK, "negative_prompt": ["blurry"]}, "negative_prompt must be a string"),
+    ({**OK, "webhook": "https://x"}, "Unknown parameter: webhook"),
+    ({**OK, "model": "fal-ai/minimax/video-01", "aspect_ratio": "9:16"},
+     "aspect_ratio 9:16 is not available for model fal-ai/minimax/video-01; allowed: 16:9"),
+    ({**OK, "model": "fal-ai/minimax/video-01", "resolution": "4k"},
+     "resolution 4k is not available for model fal-ai/minimax/video-01; allowed: 720p, 1080p"),
+    ({**OK, "model": "fal-ai/veo3", "mode": "image_to_video", "source_image": "https://example.com/a.png"},
+     "model fal-ai/veo3 does not support mode image_to_video; it supports: text_to_video"),
+    ({**OK, "model": "fal-ai/wan-pro/image-to-video"},
+     "model fal-ai/wan-pro/image-to-video does not support mode text_to_video"),
+]
+
+
+async def _unchanged(harness: Harness, key: str, before: dict) -> None:
+    assert await harness.quota(key) == before
+    assert await harness.job_count(key) == 0
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_BODIES)
+async def test_bad_body_is_a_400_that_changes_nothing(harness: Harness, body: dict, message: str) -> None:
+    key = await harness.key()
+    before = await harness.quota(key)
+    response = await harness.client.post(URL, json=body, headers=auth(key))
+    assert response.status_code == 400, response.text
+    assert set(response.json()) == {"error"}
+    assert message in response.json()["error"]
+    await _unchanged(harness, key, before)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"{not json", "Malformed JSON in request body"),
+        (b'{"prompt": "a",}', "Malformed JSON in request body"),
+        (b"[1, 2]", "Request body must be a JSON object"),
+        (b'"a prompt"', "Request body must be a JSON object"),
+        (b"", "Request body must be a JSON object"),
+        (b"\xff\xfe\x00garbage", "Malformed JSON in request body"),
+    ],
+)
+async def test_malformed_json_is_a_400(harness: Harness, raw: bytes, message: str) -> None:
+    key = await harness.key()
+    before = await harness.quota(key)
+    response = await harness.client.post(
+        URL, content=raw, headers={**auth(key), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": message}
+    await _unchanged(harness, key, before)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (None, "Invalid API key"),
+        ("Bearer", "Invalid API key"),
+        ("Basic dXNlcjpwYXNz", "Invalid API key"),
+        ("Bearer sk_short", "Invalid API key"),
+        ("Bearer sk_" + "g" * 64, "Invalid API key"),
+        ("Bearer sk_" + "a" * 64, "API key not found"),
+        ("Bearer sk_test_" + "0" * 64, "API key not found"),
+    ],
+)
+async def test_auth_failures_are_401(harness: Harness, header: str | None, message: str) -> None:
+    headers = {"Authorization": header} if header else {}
+    for method, path in [("post", URL), ("get", "/api/v1/jobs"), ("get", "/api/v1/quota"),
+                         ("get", "/api/v1/jobs/job_x"), ("post", "/api/v1/jobs/job_x/cancel")]:
+        kwargs = {"json": OK} if method == "post" else {}
+        response = await getattr(harness.client, method)(path, headers=headers, **kwargs)
+        assert response.status_code == 401, (path, response.text)
+        assert response.json() == {"error": message}
+
+
+async def test_revoked_key_is_401(harness: Harness) -> None:
+    from vidgate.auth import service as keys
+    from vidgate.auth.keys import hash_key
+    from vidgate.auth.models import ApiKey
+    from sqlalchemy import select
+
+    key = await harness.key()
+    async with harness.runtime.sessions() as session:
+        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
+    assert await keys.revoke_key(harness.runtime.sessions, key_id)
+    response = await harness.client.post(URL, json=OK, headers=auth(key))
+    assert response.status_code == 401
+    assert response.json() == {"error": "API key has been revoked"}
+
+
+@pytest.mark.parametrize(
+    ("scopes", "method", "path", "message"),
+    [
+        (("jobs", "usage"), "post", URL, "API key missing required scope: video"),
+        (("video",), "get", "/api/v1/jobs", "API key missing required scope: jobs or usage"),
+        (("video",), "get", "/api/v1/jobs/job_abc", "API key missing required scope: jobs or usage"),
+        (("video", "jobs"), "get", "/api/v1/quota", "API key missing required scope: usage"),
+    ],
+)
+async def test_missing_scope_is_403(
+    harness: Harness, scopes: tuple[str, ...], method: str, path: str, message: str
+) -> None:
+    key = await harness.key(scopes=scopes)
+    kwargs = {"json": OK} if method == "post" else {}
+    response = await getattr(harness.client, method)(path, headers=auth(key), **kwargs)
+    assert response.status_code == 403
+    assert response.json() == {"error": message}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("limit=0", "limit is out of range"),
+        ("limit=101", "limit is out of range"),
+        ("limit=ten", "limit must be an integer"),
+        ("tool=painting", "tool must be one of image, image_edit, video, music, tts or stt"),
+        ("pending=maybe", "pending must be a boolean"),
+    ],
+)
+async def test_bad_job_list_queries_are_400(harness: Harness, query: str, message: str) -> None:
+    key = await harness.key()
+    response = await harness.client.get(f"/api/v1/jobs?{query}", headers=auth(key))
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+async def test_payment_required_has_the_reference_fields_and_changes_nothing(harness: Harness) -> None:
+    key = await harness.key(credits=499, seconds=100)
+    before = await harness.quota(key)
+    response = await harness.client.post(URL, json={"prompt": "a", "duration_seconds": 5}, headers=auth(key))
+    assert response.status_code == 402
+    assert response.json() == {
+        "error": "Credits limit exceeded",
+        "credits_remaining": 499,
+        "credits_needed": 500,
+        "credits_estimated": 500,
+        "seconds_remaining": 100,
+        "seconds_needed": 5,
+    }
+    await _unchanged(harness, key, before)
+
+    key = await harness.key(credits=10_000, seconds=4)
+    response = await harness.client.post(URL, json={"prompt": "a", "duration_seconds": 5}, headers=auth(key))
+    assert response.status_code == 402
+    assert response.json()["error"] == "Video seconds limit exceeded"
+    assert response.json()["seconds_remaining"] == 4
+
+
+async def test_live_key_on_unconfigured_fal_is_503_and_changes_nothing(harness: Harness) -> None:
+    key = await harness.key(sandbox=False)
+    before = await harness.quota(key)
+    response = await harness.client.post(URL, json=OK, headers=auth(key))
+    assert response.status_code == 503
+    assert "FAL_KEY" in response.json()["error"]
+    await _unchanged(harness, key, before)
+
+
+async def test_unknown_routes_and_methods_use_the_error_shape(harness: Harness) -> None:
+    response = await harness.client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found"}
+    response = await harness.client.delete("/api/v1/videos/generations")
+    assert response.status_code == 405
+    assert "error" in response.json()
+
+
+async def test_bad_async_flag_is_400(harness: Harness) -> None:
+    key = await harness.key()
+    response = await harness.client.post(
+        "/api/v1/videos/generations?async=perhaps", json=OK, headers=auth(key)
+    )
+    assert response.status_code == 400
+    assert response.json() == {"error": "async must be a boolean"}

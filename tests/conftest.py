@@ -1,0 +1,111 @@
+"""Shared fixtures: an app on a temporary data folder, API clients, keys, a fake internet."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from vidgate.app import create_app
+from vidgate.auth import service as keys
+from vidgate.config import Settings
+from vidgate.runtime import Runtime
+
+
+def make_png(width: int = 320, height: int = 240) -> bytes:
+    image = Image.new("RGB", (width, height))
+    for x in range(width):
+        for y in range(0, height, 8):
+            image.putpixel((x, y), (x % 256, (y * 2) % 256, 128))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def fake_internet(files: dict[str, bytes]) -> httpx.MockTransport:
+    """Stands in for the internet when the server downloads source media: serves `files`
+    by URL, 404 for anything else. No test reaches a real host."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = files.get(str(request.url))
+        if body is None:
+            return httpx.Response(404)
+        return httpx.Response(200, content=body)
+
+    return httpx.MockTransport(handler)
+
+
+SEED_PORTRAIT_URL = "https://example.com/portrait.jpg"
+
+
+def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": None,
+        "fal_key": None,
+        "job_lease_seconds": 2.0,
+        "workers": 2,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Harness:
+    """An app with its runtime started, an httpx client on it, and key helpers."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    async def key(
+        self,
+        *,
+        sandbox: bool = True,
+        scopes: tuple[str, ...] = ("video", "jobs", "usage"),
+        credits: int = 100_000,
+        seconds: int = 10_000,
+    ) -> str:
+        _row, secret = await keys.create_key(
+            self.runtime.sessions,
+            name="test",
+            scopes=scopes,
+            credits=credits,
+            video_seconds=seconds,
+            sandbox=sandbox,
+        )
+        return secret
+
+    async def quota(self, key: str) -> dict[str, Any]:
+        response = await self.client.get("/api/v1/quota", headers=auth(key))
+        assert response.status_code == 200, response.text
+        return response.json()["quotas"]
+
+    async def job_count(self, key: str) -> int:
+        response = await self.client.get("/api/v1/jobs?limit=100", headers=auth(key))
+        assert response.status_code == 200, response.text
+        return len(response.json()["jobs"])
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    transport = fake_internet({SEED_PORTRAIT_URL: make_png()})
+    app = create_app(settings_for_tests(tmp_path / "data"), http_transport=transport)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60
+        ) as client:
+            yield Harness(app, client)

@@ -1,0 +1,422 @@
+"""The local engine's MP4s, probed from the files themselves with PyAV."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from vidgate.engine import (
+    EngineError,
+    RenderCancelled,
+    RenderRequest,
+    RenderResult,
+    SourceMediaError,
+    render,
+)
+from vidgate.media.dimensions import ASPECT_RATIOS, RESOLUTIONS, output_dimensions
+
+SMALL = (320, 180)
+
+
+@dataclass
+class Probe:
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    average_rate: Fraction
+    duration: float
+    frame_count: int
+
+
+def probe(path: Path) -> Probe:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        count = sum(1 for _ in container.decode(stream))
+        if stream.duration is not None:
+            duration = float(stream.duration * stream.time_base)
+        else:
+            duration = container.duration / av.time_base
+        return Probe(
+            codec=stream.codec_context.name,
+            pix_fmt=stream.codec_context.pix_fmt,
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            average_rate=stream.average_rate,
+            duration=duration,
+            frame_count=count,
+        )
+
+
+def decode_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    """Types of the MP4's top-level boxes, in file order."""
+    boxes: list[str] = []
+    data = path.read_bytes()
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if size == 1:
+            (size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
+        elif size == 0:
+            size = len(data) - offset
+        boxes.append(kind.decode("latin-1"))
+        if size < 8:
+            break
+        offset += size
+    return boxes
+
+
+def request(**overrides: object) -> RenderRequest:
+    fields: dict[str, object] = {
+        "mode": "text_to_video",
+        "prompt": "soft lights drifting",
+        "width": SMALL[0],
+        "height": SMALL[1],
+        "fps": 30,
+        "duration_seconds": 0.5,
+        "seed": 1,
+    }
+    fields.update(overrides)
+    return RenderRequest(**fields)  # type: ignore[arg-type]
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def assert_mp4_contract(path: Path, width: int, height: int, fps: int, duration: float) -> Probe:
+    info = probe(path)
+    assert info.codec == "h264"
+    assert info.pix_fmt == "yuv420p"
+    assert (info.width, info.height) == (width, height)
+    assert info.average_rate == fps
+    assert info.frame_count == max(1, round(duration * fps))
+    assert abs(info.duration - duration) <= 1 / fps + 1e-6
+    boxes = top_level_boxes(path)
+    assert "moov" in boxes and "mdat" in boxes
+    assert boxes.index("moov") < boxes.index("mdat"), boxes
+    return info
+
+
+def make_source_video(path: Path, *, width: int = 320, height: int = 180, fps: int = 25, frames: int = 25) -> None:
+    """A white bar on black that moves 12 px right each frame: frame n's bar is at x=12n."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for n in range(frames):
+            rgb = np.zeros((height, width, 3), np.uint8)
+            rgb[:, 12 * n : 12 * n + 12] = 255
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = n
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def make_source_image(path: Path, size: tuple[int, int] = (400, 300)) -> None:
+    image = Image.new("RGB", size, (200, 40, 40))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, size[0], 40):
+        draw.rectangle([x, 0, x + 19, size[1]], fill=(40, 60, 200))
+    draw.ellipse([size[0] // 3, size[1] // 3, 2 * size[0] // 3, 2 * size[1] // 3], fill=(240, 230, 60))
+    image.save(path)
+
+
+# --- the MP4 contract ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+@pytest.mark.parametrize("aspect_ratio", ASPECT_RATIOS)
+def test_every_table_dimension(tmp_path: Path, resolution: str, aspect_ratio: str) -> None:
+    width, height = output_dimensions(resolution, aspect_ratio)
+    out = tmp_path / "out.mp4"
+    render(request(width=width, height=height, duration_seconds=0.2), out)
+    assert_mp4_contract(out, width, height, 30, 0.2)
+
+
+@pytest.mark.parametrize("fps", [30, 60, 24])
+def test_fps_is_the_streams_rate(tmp_path: Path, fps: int) -> None:
+    out = tmp_path / "out.mp4"
+    result = render(request(fps=fps, duration_seconds=0.5), out)
+    info = assert_mp4_contract(out, *SMALL, fps, 0.5)
+    assert result == RenderResult(SMALL[0], SMALL[1], fps, info.frame_count, info.frame_count / fps)
+
+
+@pytest.mark.parametrize(("duration", "fps"), [(2.5, 30), (0.35, 30), (1.01, 60), (0.01, 30)])
+def test_fractional_and_tiny_durations(tmp_path: Path, duration: float, fps: int) -> None:
+    out = tmp_path / "out.mp4"
+    result = render(request(width=160, height=90, fps=fps, duration_seconds=duration), out)
+    info = assert_mp4_contract(out, 160, 90, fps, duration)
+    assert result.frame_count == info.frame_count
+
+
+def test_output_replaces_existing_file_only_when_done(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"old")
+    render(request(duration_seconds=0.1), out)
+    assert out.read_bytes() != b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+# --- determinism, seeds, prompts ----------------------------------------------------------
+
+
+def test_same_seed_gives_identical_frames(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    render(request(seed=1234), first)
+    render(request(seed=1234), second)
+    frames_a, frames_b = decode_frames(first), decode_frames(second)
+    assert len(frames_a) == len(frames_b) == 15
+    for a, b in zip(frames_a, frames_b, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_different_seeds_look_different(tmp_path: Path) -> None:
+    outs = []
+    for seed in (1, 2, 2**32 - 1):
+        out = tmp_path / f"{seed}.mp4"
+        render(request(seed=seed, duration_seconds=0.1), out)
+        outs.append(decode_frames(out)[0])
+    for i in range(len(outs)):
+        for j in range(i + 1, len(outs)):
+            assert mean_abs_diff(outs[i], outs[j]) > 8
+
+
+def test_prompt_colour_words_steer_the_palette(tmp_path: Path) -> None:
+    means = {}
+    for word in ("red", "blue"):
+        out = tmp_path / f"{word}.mp4"
+        render(request(prompt=f"a {word} dream", duration_seconds=0.1), out)
+        means[word] = decode_frames(out)[0].reshape(-1, 3).mean(axis=0)
+    assert means["red"][0] > means["red"][2]
+    assert means["blue"][2] > means["blue"][0]
+
+
+def test_text_to_video_moves_and_is_not_flat(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    render(request(duration_seconds=1.0), out)
+    frames = decode_frames(out)
+    assert frames[0].std() > 5  # not a blank frame
+    assert mean_abs_diff(frames[0], frames[-1]) > 1
+
+
+# --- loops -------------------------------------------------------------------------------
+
+
+def loop_jump_ratio(frames: list[np.ndarray]) -> float:
+    """How big the wrap-around step (last -> first) is compared with a typical step."""
+    steps = [mean_abs_diff(frames[i], frames[i + 1]) for i in range(len(frames) - 1)]
+    typical = float(np.median(steps))
+    assert typical > 0.05, "the clip does not move"
+    return mean_abs_diff(frames[-1], frames[0]) / typical
+
+
+def test_text_to_video_loop_flows_into_its_start(tmp_path: Path) -> None:
+    looped, plain = tmp_path / "loop.mp4", tmp_path / "plain.mp4"
+    render(request(duration_seconds=1.0, loop=True, seed=5), looped)
+    render(request(duration_seconds=1.0, loop=False, seed=5), plain)
+    assert loop_jump_ratio(decode_frames(looped)) < 3
+    assert loop_jump_ratio(decode_frames(plain)) > 3
+
+
+def test_image_to_video_loop_flows_into_its_start(tmp_path: Path) -> None:
+    source = tmp_path / "src.png"
+    make_source_image(source)
+    out = tmp_path / "out.mp4"
+    render(request(mode="image_to_video", source_image=source, duration_seconds=1.0, loop=True), out)
+    assert loop_jump_ratio(decode_frames(out)) < 3
+
+
+def test_video_to_video_loop_flows_into_its_start(tmp_path: Path) -> None:
+    source = tmp_path / "src.mp4"
+    make_source_video(source)
+    out = tmp_path / "out.mp4"
+    render(request(mode="video_to_video", source_video=source, duration_seconds=1.4, loop=True), out)
+    assert loop_jump_ratio(decode_frames(out)) < 3
+
+
+# --- image_to_video ----------------------------------------------------------------------
+
+
+def test_image_to_video_animates_and_keeps_colours(tmp_path: Path) -> None:
+    source = tmp_path / "src.png"
+    make_source_image(source)
+    out = tmp_path / "out.mp4"
+    render(request(mode="image_to_video", source_image=source, duration_seconds=1.0), out)
+    assert_mp4_contract(out, *SMALL, 30, 1.0)
+    frames = decode_frames(out)
+    assert mean_abs_diff(frames[0], frames[-1]) > 2  # it moves
+    image_mean = np.asarray(Image.open(source)).reshape(-1, 3).mean(axis=0)
+    for frame in (frames[0], frames[-1]):
+        assert np.abs(frame.reshape(-1, 3).mean(axis=0) - image_mean).max() < 25
+
+
+def test_image_to_video_cover_crops_instead_of_stretching(tmp_path: Path) -> None:
+    # A wide picture, green in its middle third and red at both sides: a square cover-crop
+    # keeps only the green middle.
+    source = tmp_path / "wide.png"
+    image = Image.new("RGB", (600, 100), (220, 0, 0))
+    image.paste((0, 200, 0), (200, 0, 400, 100))
+    image.save(source)
+    out = tmp_path / "out.mp4"
+    render(request(mode="image_to_video", source_image=source, width=128, height=128, duration_seconds=0.2), out)
+    for frame in decode_frames(out):
+        mean = frame.reshape(-1, 3).mean(axis=0)
+        assert mean[1] > 150 and mean[0] < 40, mean
+
+
+def test_image_to_video_reads_jpeg_and_transparent_png(tmp_path: Path) -> None:
+    jpeg, rgba = tmp_path / "src.jpg", tmp_path / "src.png"
+    Image.new("RGB", (64, 48), (30, 160, 90)).save(jpeg, quality=90)
+    Image.new("RGBA", (64, 48), (250, 250, 250, 255)).save(rgba)
+    for source in (jpeg, rgba):
+        out = tmp_path / f"{source.suffix[1:]}.mp4"
+        render(request(mode="image_to_video", source_image=source, duration_seconds=0.1), out)
+        assert probe(out).frame_count == 3
+
+
+# --- video_to_video ----------------------------------------------------------------------
+
+
+def test_video_to_video_retimes_loops_and_grades(tmp_path: Path) -> None:
+    source = tmp_path / "src.mp4"
+    make_source_video(source, fps=25, frames=25)  # 1 s of source
+    out = tmp_path / "out.mp4"
+    # 30 fps for 2.5 s: re-timed 25 -> 30 fps and looped 2.5 times.
+    render(request(mode="video_to_video", source_video=source, fps=30, duration_seconds=2.5), out)
+    assert_mp4_contract(out, *SMALL, 30, 2.5)
+    frames = decode_frames(out)
+    for i, frame in enumerate(frames):
+        expected = (i * 25 // 30) % 25  # the source frame on screen at t = i/30
+        bar_x = int(frame.astype(np.int32).sum(axis=(0, 2)).argmax())
+        assert 12 * expected <= bar_x < 12 * expected + 12, (i, bar_x)
+    # The colour grade is visible: the output is not just the source re-timed.
+    assert mean_abs_diff(frames[0], decode_frames(source)[0]) > 5
+
+
+def test_video_to_video_cover_crops_other_aspects(tmp_path: Path) -> None:
+    source = tmp_path / "src.mp4"
+    make_source_video(source, width=320, height=240, fps=24, frames=12)
+    out = tmp_path / "out.mp4"
+    render(request(mode="video_to_video", source_video=source, width=96, height=160, fps=60, duration_seconds=0.3), out)
+    assert_mp4_contract(out, 96, 160, 60, 0.3)
+
+
+# --- bad sources, cancellation, progress --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"this is not an image", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"]
+)
+def test_undecodable_image_is_a_source_media_error(tmp_path: Path, content: bytes) -> None:
+    source = tmp_path / "bad.png"
+    source.write_bytes(content)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(SourceMediaError, match="source_image"):
+        render(request(mode="image_to_video", source_image=source), out)
+    assert not out.exists()
+
+
+def test_truncated_image_is_a_source_media_error(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    make_source_image(good)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(SourceMediaError):
+        render(request(mode="image_to_video", source_image=bad), tmp_path / "out.mp4")
+
+
+def test_undecodable_video_is_a_source_media_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    good = tmp_path / "good.mp4"
+    make_source_video(good)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(good.read_bytes()[:200])
+    for source in (garbage, truncated, tmp_path / "missing.mp4"):
+        out = tmp_path / "out.mp4"
+        with pytest.raises(SourceMediaError, match="source_video") as caught:
+            render(request(mode="video_to_video", source_video=source), out)
+        assert isinstance(caught.value, ValueError) and isinstance(caught.value, EngineError)
+        assert not out.exists()
+
+
+def test_missing_image_is_a_source_media_error(tmp_path: Path) -> None:
+    with pytest.raises(SourceMediaError, match="not found"):
+        render(request(mode="image_to_video", source_image=tmp_path / "nope.png"), tmp_path / "o.mp4")
+
+
+def test_cancel_stops_and_removes_the_partial_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    polls = 0
+
+    def should_cancel() -> bool:
+        nonlocal polls
+        polls += 1
+        return polls > 5
+
+    with pytest.raises(RenderCancelled):
+        render(request(duration_seconds=2.0), out, should_cancel=should_cancel)
+    assert polls == 6  # polled once per frame, stopped at once
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_leaves_an_existing_output_alone(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous result")
+    with pytest.raises(RenderCancelled):
+        render(request(), out, should_cancel=lambda: True)
+    assert out.read_bytes() == b"previous result"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+
+
+def test_progress_rises_to_one(tmp_path: Path) -> None:
+    values: list[float] = []
+    render(request(fps=60, duration_seconds=5.0, width=64, height=36), tmp_path / "out.mp4", progress=values.append)
+    assert values[0] == 0.0 and values[-1] == 1.0
+    assert all(b > a for a, b in zip(values, values[1:], strict=False))
+    assert 10 <= len(values) <= 102
+
+
+def test_progress_for_a_single_frame(tmp_path: Path) -> None:
+    values: list[float] = []
+    render(request(duration_seconds=0.001), tmp_path / "out.mp4", progress=values.append)
+    assert values[0] == 0.0 and values[-1] == 1.0
+    assert all(b > a for a, b in zip(values, values[1:], strict=False))
+
+
+# --- request validation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"mode": "audio_to_video"},
+        {"width": 321},
+        {"height": 0},
+        {"fps": 0},
+        {"fps": 29.97},
+        {"duration_seconds": 0},
+        {"duration_seconds": float("nan")},
+        {"seed": -1},
+        {"seed": 2**32},
+        {"mode": "image_to_video"},
+        {"mode": "video_to_video"},
+    ],
+)
+def test_invalid_requests_are_rejected(overrides: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        request(**overrides)
