@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,17 +41,15 @@ def probe(path: Path) -> Probe:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         count = sum(1 for _ in container.decode(stream))
-        if stream.duration is not None:
-            duration = float(stream.duration * stream.time_base)
-        else:
-            duration = container.duration / av.time_base
+        assert stream.duration is not None and stream.time_base is not None
+        assert stream.codec_context.pix_fmt is not None and stream.average_rate is not None
         return Probe(
             codec=stream.codec_context.name,
             pix_fmt=stream.codec_context.pix_fmt,
             width=stream.codec_context.width,
             height=stream.codec_context.height,
             average_rate=stream.average_rate,
-            duration=duration,
+            duration=float(stream.duration * stream.time_base),
             frame_count=count,
         )
 
@@ -110,14 +109,28 @@ def assert_mp4_contract(path: Path, width: int, height: int, fps: int, duration:
     return info
 
 
-def make_source_video(path: Path, *, width: int = 320, height: int = 180, fps: int = 25, frames: int = 25) -> None:
-    """A white bar on black that moves 12 px right each frame: frame n's bar is at x=12n."""
+def make_source_video(
+    path: Path,
+    *,
+    width: int = 320,
+    height: int = 180,
+    fps: int = 25,
+    frames: int = 25,
+    fade: bool = False,
+) -> None:
+    """A white bar on black that moves 12 px right each frame: frame n's bar is at x=12n.
+
+    With ``fade``, instead a grey picture that brightens by 8 levels each frame.
+    """
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for n in range(frames):
             rgb = np.zeros((height, width, 3), np.uint8)
-            rgb[:, 12 * n : 12 * n + 12] = 255
+            if fade:
+                rgb[:] = 8 * n
+            else:
+                rgb[:, 12 * n : 12 * n + 12] = 255
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = n
             for packet in stream.encode(frame):
@@ -131,7 +144,9 @@ def make_source_image(path: Path, size: tuple[int, int] = (400, 300)) -> None:
     draw = ImageDraw.Draw(image)
     for x in range(0, size[0], 40):
         draw.rectangle([x, 0, x + 19, size[1]], fill=(40, 60, 200))
-    draw.ellipse([size[0] // 3, size[1] // 3, 2 * size[0] // 3, 2 * size[1] // 3], fill=(240, 230, 60))
+    draw.ellipse(
+        [size[0] // 3, size[1] // 3, 2 * size[0] // 3, 2 * size[1] // 3], fill=(240, 230, 60)
+    )
     image.save(path)
 
 
@@ -236,16 +251,22 @@ def test_image_to_video_loop_flows_into_its_start(tmp_path: Path) -> None:
     source = tmp_path / "src.png"
     make_source_image(source)
     out = tmp_path / "out.mp4"
-    render(request(mode="image_to_video", source_image=source, duration_seconds=1.0, loop=True), out)
+    render(
+        request(mode="image_to_video", source_image=source, duration_seconds=1.0, loop=True), out
+    )
     assert loop_jump_ratio(decode_frames(out)) < 3
 
 
 def test_video_to_video_loop_flows_into_its_start(tmp_path: Path) -> None:
     source = tmp_path / "src.mp4"
-    make_source_video(source)
-    out = tmp_path / "out.mp4"
-    render(request(mode="video_to_video", source_video=source, duration_seconds=1.4, loop=True), out)
-    assert loop_jump_ratio(decode_frames(out)) < 3
+    make_source_video(source, fade=True)
+    looped, plain = tmp_path / "loop.mp4", tmp_path / "plain.mp4"
+    render(
+        request(mode="video_to_video", source_video=source, duration_seconds=1.4, loop=True), looped
+    )
+    render(request(mode="video_to_video", source_video=source, duration_seconds=1.4), plain)
+    assert loop_jump_ratio(decode_frames(looped)) < 3
+    assert loop_jump_ratio(decode_frames(plain)) > 3
 
 
 # --- image_to_video ----------------------------------------------------------------------
@@ -272,7 +293,12 @@ def test_image_to_video_cover_crops_instead_of_stretching(tmp_path: Path) -> Non
     image.paste((0, 200, 0), (200, 0, 400, 100))
     image.save(source)
     out = tmp_path / "out.mp4"
-    render(request(mode="image_to_video", source_image=source, width=128, height=128, duration_seconds=0.2), out)
+    render(
+        request(
+            mode="image_to_video", source_image=source, width=128, height=128, duration_seconds=0.2
+        ),
+        out,
+    )
     for frame in decode_frames(out):
         mean = frame.reshape(-1, 3).mean(axis=0)
         assert mean[1] > 150 and mean[0] < 40, mean
@@ -311,7 +337,17 @@ def test_video_to_video_cover_crops_other_aspects(tmp_path: Path) -> None:
     source = tmp_path / "src.mp4"
     make_source_video(source, width=320, height=240, fps=24, frames=12)
     out = tmp_path / "out.mp4"
-    render(request(mode="video_to_video", source_video=source, width=96, height=160, fps=60, duration_seconds=0.3), out)
+    render(
+        request(
+            mode="video_to_video",
+            source_video=source,
+            width=96,
+            height=160,
+            fps=60,
+            duration_seconds=0.3,
+        ),
+        out,
+    )
     assert_mp4_contract(out, 96, 160, 60, 0.3)
 
 
@@ -356,7 +392,9 @@ def test_undecodable_video_is_a_source_media_error(tmp_path: Path) -> None:
 
 def test_missing_image_is_a_source_media_error(tmp_path: Path) -> None:
     with pytest.raises(SourceMediaError, match="not found"):
-        render(request(mode="image_to_video", source_image=tmp_path / "nope.png"), tmp_path / "o.mp4")
+        render(
+            request(mode="image_to_video", source_image=tmp_path / "nope.png"), tmp_path / "o.mp4"
+        )
 
 
 def test_cancel_stops_and_removes_the_partial_file(tmp_path: Path) -> None:
@@ -385,9 +423,13 @@ def test_cancel_leaves_an_existing_output_alone(tmp_path: Path) -> None:
 
 def test_progress_rises_to_one(tmp_path: Path) -> None:
     values: list[float] = []
-    render(request(fps=60, duration_seconds=5.0, width=64, height=36), tmp_path / "out.mp4", progress=values.append)
+    render(
+        request(fps=60, duration_seconds=5.0, width=64, height=36),
+        tmp_path / "out.mp4",
+        progress=values.append,
+    )
     assert values[0] == 0.0 and values[-1] == 1.0
-    assert all(b > a for a, b in zip(values, values[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(values))
     assert 10 <= len(values) <= 102
 
 
@@ -395,7 +437,7 @@ def test_progress_for_a_single_frame(tmp_path: Path) -> None:
     values: list[float] = []
     render(request(duration_seconds=0.001), tmp_path / "out.mp4", progress=values.append)
     assert values[0] == 0.0 and values[-1] == 1.0
-    assert all(b > a for a, b in zip(values, values[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(values))
 
 
 # --- request validation --------------------------------------------------------------------

@@ -5,11 +5,10 @@ Everything is procedural (numpy, Pillow, PyAV/libx264); no model weights are loa
 
 from vidgate.engine.errors import EngineError, RenderCancelled, SourceMediaError
 from vidgate.engine.render import render
-from vidgate.engine.request import MODES, RenderRequest, RenderResult
+from vidgate.engine.request import RenderRequest, RenderResult
 
 __all__ = [
     "EngineError",
-    "MODES",
     "RenderCancelled",
     "RenderRequest",
     "RenderResult",

@@ -8,18 +8,19 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import Final
 
 import av
 from av.video.reformatter import (
     ColorPrimaries,
     ColorRange,
-    ColorTrc,
     Colorspace,
+    ColorTrc,
     Interpolation,
     VideoReformatter,
 )
 
-CODEC = "libx264"
+CODEC: Final = "libx264"
 PIX_FMT = "yuv420p"
 PRESET = "veryfast"
 CRF = 23
@@ -53,7 +54,9 @@ class Mp4Writer:
         self.frames_written = 0
 
     def __enter__(self) -> Mp4Writer:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part"
+        )
         os.close(fd)
         self._tmp = Path(tmp)
         try:
@@ -79,7 +82,8 @@ class Mp4Writer:
         return self
 
     def write(self, frame: av.VideoFrame) -> None:
-        assert self._container is not None and self._stream is not None, "use Mp4Writer as a context"
+        if self._container is None or self._stream is None:
+            raise RuntimeError("Mp4Writer.write() outside its with-block")
         out = self._reformatter.reformat(
             frame,
             width=self.width,

@@ -35,7 +35,9 @@ GRADES = {
 
 def choose_grade(prompt: str, rng: np.random.Generator) -> Grade:
     """A grade named by the prompt's words, else one picked by the seed."""
-    if prompt_words.has_any(prompt, "black and white", "monochrome", "noir", "grayscale", "greyscale"):
+    if prompt_words.has_any(
+        prompt, "black and white", "monochrome", "noir", "grayscale", "greyscale"
+    ):
         return GRADES["mono"]
     if prompt_words.has_any(prompt, "vintage", "retro", "film", "warm", "nostalgic"):
         return GRADES["warm_vintage"]

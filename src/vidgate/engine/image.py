@@ -66,7 +66,11 @@ class KenBurns:
         if self.loop:
             angle = 2 * math.pi * u
             amount = 0.5 - 0.5 * math.cos(angle)
-            return amount, self._pan[0] * math.sin(angle + self._pan_phase), self._pan[1] * math.sin(angle)
+            return (
+                amount,
+                self._pan[0] * math.sin(angle + self._pan_phase),
+                self._pan[1] * math.sin(angle),
+            )
         eased = 0.5 - 0.5 * math.cos(math.pi * u)
         amount = eased if self._zoom_in else 1 - eased
         return amount, self._pan[0] * (2 * eased - 1), self._pan[1] * (2 * eased - 1)
@@ -79,9 +83,11 @@ class KenBurns:
         left = (work_w - box_w) / 2 * (1 + pan_x)
         top = (work_h - box_h) / 2 * (1 + pan_y)
         view = self._work.resize(
-            (self.width, self.height), Image.Resampling.BILINEAR, box=(left, top, left + box_w, top + box_h)
+            (self.width, self.height),
+            Image.Resampling.BILINEAR,
+            box=(left, top, left + box_w, top + box_h),
         )
-        return av.VideoFrame.from_image(view)
+        return av.VideoFrame.from_ndarray(np.asarray(view), format="rgb24")
 
     def close(self) -> None:
         pass

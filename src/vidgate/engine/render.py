@@ -59,10 +59,10 @@ class _Progress:
     def __call__(self, fraction: float) -> None:
         if self._callback is None:
             return
-        if fraction >= 1.0 or fraction - self._last >= _PROGRESS_STEP:
-            if fraction > self._last:
-                self._last = fraction
-                self._callback(fraction)
+        due = fraction >= 1.0 or fraction - self._last >= _PROGRESS_STEP
+        if due and fraction > self._last:
+            self._last = fraction
+            self._callback(fraction)
 
 
 def render(

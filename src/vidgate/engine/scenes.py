@@ -43,7 +43,7 @@ class Motion:
     def angle(self, t: float, speed: float) -> float:
         """Angle in radians at time ``t`` of an oscillator turning ``speed`` rad/s."""
         speed *= self.tempo
-        if True:
+        if not self.loop:
             return speed * t
         cycles = max(1, round(abs(speed) * self.period / TAU))
         return math.copysign(TAU * cycles * t / self.period, speed)
@@ -140,9 +140,10 @@ class DriftScene:
         g = g * (0.5 / 1.6) + 0.5
         img = self._deep + g * (self._mid - self._deep)
         for blob in self._blobs:
-            cx = blob.centre[0] + blob.reach[0] * math.sin(angle(t, blob.speeds[0]) + blob.phases[0])
-            cy = blob.centre[1] + blob.reach[1] * math.cos(angle(t, blob.speeds[1]) + blob.phases[1])
-            radius = blob.radius * (1 + 0.2 * math.sin(angle(t, blob.speeds[2]) + blob.phases[2]))
+            (sx, sy, sr), (px, py, pr) = blob.speeds, blob.phases
+            cx = blob.centre[0] + blob.reach[0] * math.sin(angle(t, sx) + px)
+            cy = blob.centre[1] + blob.reach[1] * math.cos(angle(t, sy) + py)
+            radius = blob.radius * (1 + 0.2 * math.sin(angle(t, sr) + pr))
             # Only the box where the Gaussian exceeds e^-9 is touched: faster, and it keeps
             # float32 denormals (very slow arithmetic) out of the far tails.
             x0, x1 = np.searchsorted(x[0], (cx - 3 * radius, cx + 3 * radius))

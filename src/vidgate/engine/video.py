@@ -4,10 +4,11 @@ the output size and colour graded. Frames are decoded lazily; at most a few are 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import av
+import numpy as np
 from PIL import Image
 
 from vidgate.engine.errors import SourceMediaError
@@ -36,7 +37,7 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
-def timeline(path: Path) -> Iterator[TimedFrame]:
+def timeline(path: Path) -> Generator[TimedFrame, None, None]:
     """The source's frames, restarting at its end forever, as (time, frame number, frame).
 
     Times start at 0 and keep growing across restarts; a restart comes one frame interval
@@ -93,7 +94,7 @@ class Sampler:
             self._current, self._next = self._next, next(self._frames)
         _, number, frame = self._current
         if number != self._number or self._image is None:
-            picture = frame.to_image()
+            picture = Image.fromarray(frame.to_ndarray(format="rgb24"))
             box = cover_box(picture.width, picture.height, self.width, self.height)
             size = (self.width, self.height)
             self._image = picture.resize(size, Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
@@ -136,7 +137,8 @@ class VideoToVideo:
             self._tail.close()
             self._tail = None
         if key != self._key or self._frame is None:
-            self._frame = av.VideoFrame.from_image(self._grader.apply(image))
+            graded = np.asarray(self._grader.apply(image))
+            self._frame = av.VideoFrame.from_ndarray(graded, format="rgb24")
             self._key = key
         return self._frame
 

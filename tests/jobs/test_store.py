@@ -1,0 +1,134 @@
+"""State changes are guarded: settlement and release happen exactly once, whatever repeats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from vidgate.auth import service as keys
+from vidgate.auth.models import ApiKey
+from vidgate.billing.models import LedgerEntry
+from vidgate.db.base import utcnow
+from vidgate.db.engine import create_engine, create_sessionmaker
+from vidgate.db.migrate import upgrade
+from vidgate.jobs import store
+from vidgate.jobs.models import Job
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[store.Sessions]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    await upgrade(engine)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def _key_and_job(sessions: store.Sessions) -> tuple[ApiKey, Job]:
+    key, _ = await keys.create_key(
+        sessions, name="k", scopes=["video"], credits=1000, video_seconds=100, sandbox=True
+    )
+    job = await store.submit(
+        sessions,
+        store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic", provider="local",
+                     input_params={}, credits=300, seconds=3),
+    )
+    assert isinstance(job, Job)
+    return key, job
+
+
+async def _balances(sessions: store.Sessions, key_id: str) -> tuple[int, int, int, int]:
+    async with sessions() as session:
+        key = await session.get(ApiKey, key_id)
+        assert key is not None
+        return key.credits_used, key.credits_reserved, key.seconds_used, key.seconds_reserved
+
+
+async def _ledger(sessions: store.Sessions, job_id: str) -> list[str]:
+    async with sessions() as session:
+        return sorted((await session.scalars(select(LedgerEntry.kind).where(LedgerEntry.job_id == job_id))).all())
+
+
+async def test_complete_settles_once(sessions: store.Sessions) -> None:
+    key, job = await _key_and_job(sessions)
+    assert await _balances(sessions, key.id) == (0, 300, 0, 3)
+    claimed = await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
+    assert claimed is not None and claimed.id == job.id and claimed.attempts == 1
+    assert await store.claim_next(sessions, worker_id="w2", lease_seconds=30) is None
+    done = await store.complete(sessions, job.id, worker_id="w1", output_data={"video": {}}, charged=(200, 2))
+    assert done is not None and done.status == "completed" and done.actual_credits == 200
+    # A replay of the same completion, a late failure and a cancel change nothing.
+    assert await store.complete(sessions, job.id, worker_id="w1", output_data={}, charged=(300, 3)) is None
+    assert await store.fail(sessions, job.id, error="late") is None
+    assert await store.cancel_pending(sessions, job.id) is None
+    assert await store.cancel_running(sessions, job.id, worker_id="w1") is None
+    assert await _balances(sessions, key.id) == (200, 0, 2, 0)
+    assert await _ledger(sessions, job.id) == ["reserve", "settle"]
+
+
+async def test_charge_never_exceeds_the_reservation(sessions: store.Sessions) -> None:
+    key, job = await _key_and_job(sessions)
+    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
+    done = await store.complete(sessions, job.id, worker_id="w1", output_data={}, charged=(900, 9))
+    assert done is not None and done.actual_credits == 300 and done.actual_seconds == 3
+    assert await _balances(sessions, key.id) == (300, 0, 3, 0)
+
+
+async def test_failure_releases_once(sessions: store.Sessions) -> None:
+    key, job = await _key_and_job(sessions)
+    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
+    assert await store.fail(sessions, job.id, error="boom", worker_id="w2") is None  # not its job
+    failed = await store.fail(sessions, job.id, error="boom", worker_id="w1")
+    assert failed is not None and failed.error_message == "boom" and failed.actual_credits == 0
+    assert await store.fail(sessions, job.id, error="again") is None
+    assert await _balances(sessions, key.id) == (0, 0, 0, 0)
+    assert await _ledger(sessions, job.id) == ["release", "reserve"]
+
+
+async def test_expired_lease_is_retried_then_failed(sessions: store.Sessions) -> None:
+    key, job = await _key_and_job(sessions)
+
+    async def expire() -> None:
+        async with sessions.begin() as session:
+            await session.execute(
+                update(Job).where(Job.id == job.id).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+            )
+
+    for attempt in (1, 2):
+        claimed = await store.claim_next(sessions, worker_id=f"w{attempt}", lease_seconds=30)
+        assert claimed is not None and claimed.attempts == attempt
+        assert await store.reclaim_expired(sessions, max_attempts=2) == []  # lease still valid
+        await expire()
+        assert await store.reclaim_expired(sessions, max_attempts=2) == [job.id]
+    final = await store.get(sessions, job.id)
+    assert final is not None and final.status == "failed"
+    assert "stopped 2 times" in (final.error_message or "")
+    assert await _balances(sessions, key.id) == (0, 0, 0, 0)
+    # The first worker coming back late cannot complete the job any more.
+    assert await store.complete(sessions, job.id, worker_id="w1", output_data={}, charged=(1, 1)) is None
+
+
+async def test_heartbeat_reports_cancellation_and_lost_ownership(sessions: store.Sessions) -> None:
+    _key, job = await _key_and_job(sessions)
+    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
+    assert await store.heartbeat(sessions, job.id, worker_id="w1", lease_seconds=30, progress=40) is False
+    assert await store.request_cancel(sessions, job.id)
+    assert await store.heartbeat(sessions, job.id, worker_id="w1", lease_seconds=30, progress=None) is True
+    assert await store.heartbeat(sessions, job.id, worker_id="other", lease_seconds=30, progress=None) is None
+    assert (await store.get(sessions, job.id)).progress == 40  # type: ignore[union-attr]
+
+
+async def test_shortfall_creates_nothing(sessions: store.Sessions) -> None:
+    key, _job = await _key_and_job(sessions)
+    result = await store.submit(
+        sessions,
+        store.NewJob(key_id=key.id, model="m", model_tier="basic", provider="local",
+                     input_params={}, credits=800, seconds=1),
+    )
+    assert isinstance(result, store.Shortfall)
+    assert result.credits_remaining == 700
+    async with sessions() as session:
+        assert len((await session.scalars(select(Job))).all()) == 1
