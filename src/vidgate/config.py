@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     poll_timeout_seconds: float = Field(
         default=30.0, gt=0, description="How long `GET /jobs/{id}?poll=true` holds a request."
     )
+    max_active_jobs_per_key: int = Field(
+        default=100, ge=1, description="Pending plus processing jobs one key may have (429 past it)."
+    )
     max_source_bytes: int = Field(
         default=200 * 1024 * 1024, gt=0, description="Largest source image or video accepted."
     )

@@ -82,12 +82,12 @@ class Executor:
         try:
             await self._run_backend(job, ctx)
         finally:
+            self.events.job_changed(job.id)  # first: waiters should not wait for the clean-up
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             del self.running[job.id]
             shutil.rmtree(work_dir, ignore_errors=True)
-            self.events.job_changed(job.id)
 
     async def _run_backend(self, job: Job, ctx: JobContext) -> None:
         backend = self.backends[job.provider]

@@ -10,7 +10,6 @@ from typing import Any
 from vidgate.auth.models import ApiKey
 from vidgate.billing.ledger import Shortfall
 from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
-from vidgate.config import Settings
 from vidgate.errors import BadRequest, NotFound, PaymentRequired, ServiceUnavailable, TooManyRequests
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
@@ -53,7 +52,6 @@ async def submit_generation(
     *,
     sessions: store.Sessions,
     events: JobEvents,
-    settings: Settings,
     key: ApiKey,
     params: dict[str, Any],
     configured_providers: set[str],

@@ -18,7 +18,6 @@ from vidgate.jobs.models import JobStatus
 from vidgate.runtime import Runtime
 
 router = APIRouter(tags=["videos"])
-MAX_ACTIVE_JOBS_PER_KEY = 100
 
 
 @router.post(
@@ -44,11 +43,10 @@ async def create_generation(
     job = await service.submit_generation(
         sessions=runtime.sessions,
         events=runtime.events,
-        settings=runtime.settings,
         key=key,
         params=body.model_dump(),
         configured_providers=runtime.configured_providers,
-        max_active_jobs=MAX_ACTIVE_JOBS_PER_KEY,
+        max_active_jobs=runtime.settings.max_active_jobs_per_key,
     )
     response.headers[PROVIDER_HEADER] = job.provider
     if async_:

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from vidgate.config import load_settings
 from vidgate.db.engine import create_engine
 from vidgate.db.models import metadata
 
@@ -24,8 +25,15 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _settings_url() -> str:
+    """The database of vidgate's settings, when Alembic's own CLI runs this."""
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.resolved_database_url
+
+
 async def _run_async() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or _settings_url())
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -1,0 +1,31 @@
+"""The README cannot drift from the code: price table, settings, models."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from vidgate.catalog import CATALOG
+from vidgate.catalog.models import TIER_CREDITS_PER_SECOND
+from vidgate.config import Settings
+
+README = (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_every_model_is_in_the_price_table_with_its_price() -> None:
+    rows = re.findall(r"^\| `([^`]+)` \| [^|]+ \| (\w+) \| (\d+) \| 1–(\d+) s \|", README, re.M)
+    documented = {model: (tier, int(price), int(longest)) for model, tier, price, longest in rows}
+    actual = {m.id: (m.tier, m.credits_per_second, int(m.max_duration)) for m in CATALOG.values()}
+    assert documented == actual
+
+
+def test_tier_prices_are_documented() -> None:
+    for tier, price in TIER_CREDITS_PER_SECOND.items():
+        assert f"| {tier} | {price} |" in README
+
+
+def test_every_setting_is_documented() -> None:
+    for name, field in Settings.model_fields.items():
+        aliases = getattr(field.validation_alias, "choices", None)
+        env = aliases[0] if aliases else f"VIDGATE_{name.upper()}"
+        assert f"`{env}`" in README, f"{env} is not in the README's configuration table"
