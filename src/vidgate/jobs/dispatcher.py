@@ -59,7 +59,10 @@ class Dispatcher:
                 await self.events.wait_for_work(IDLE_POLL_SECONDS)
                 continue
             self.events.job_changed(job.id)
-            await self.executor.run(job)
+            try:
+                await self.executor.run(job)
+            except Exception:  # the job's lease runs out and it is retried; the loop goes on
+                log.exception("running job %s failed", job.id)
 
     async def _reaper_loop(self) -> None:
         interval = min(self.settings.job_lease_seconds / 2, 5.0)

@@ -93,6 +93,9 @@ class Executor:
         backend = self.backends[job.provider]
         try:
             result = await backend.run(ctx)
+            if ctx.cancelled.is_set():  # finished in the same instant as the cancel request
+                raise BackendCancelled()
+            await self._store_result(job, result)
         except BackendCancelled:
             await store.cancel_running(self.sessions, job.id, worker_id=self.worker_id)
         except BackendError as exc:
@@ -108,11 +111,6 @@ class Executor:
                 error=f"Internal error while generating the video ({exc.__class__.__name__})",
                 worker_id=self.worker_id,
             )
-        else:
-            if ctx.cancelled.is_set():  # finished in the same instant as the cancel request
-                await store.cancel_running(self.sessions, job.id, worker_id=self.worker_id)
-                return
-            await self._store_result(job, result)
 
     async def _store_result(self, job: Job, result: BackendResult) -> None:
         url = self.storage.put(job.id, result.video_path, "video.mp4")
