@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from PIL import Image
@@ -41,6 +44,26 @@ def fake_internet(files: dict[str, bytes]) -> httpx.MockTransport:
 
 
 SEED_PORTRAIT_URL = "https://example.com/portrait.jpg"
+
+
+# Set to a PostgreSQL server's admin URL (e.g. postgresql://postgres:pw@127.0.0.1/postgres) to
+# run every test that uses a harness on a fresh PostgreSQL database instead of SQLite.
+TEST_DATABASE_ENV = "VIDGATE_TEST_DATABASE_URL"
+
+
+async def fresh_postgres_database(admin_url: str) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """Create an empty database; return its URL and a coroutine function that drops it."""
+    name = "vidgate_test_" + secrets.token_hex(6)
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_url)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    return admin_url.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
@@ -101,9 +124,22 @@ def auth(key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+async def database_url() -> AsyncIterator[str | None]:
+    """None (SQLite in the data folder), or a fresh PostgreSQL database when configured."""
+    admin_url = os.environ.get(TEST_DATABASE_ENV)
+    if not admin_url:
+        yield None
+        return
+    url, drop = await fresh_postgres_database(admin_url)
+    yield url
+    await drop()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
     transport = fake_internet({SEED_PORTRAIT_URL: make_png()})
-    app = create_app(settings_for_tests(tmp_path / "data"), http_transport=transport)
+    settings = settings_for_tests(tmp_path / "data", database_url=database_url)
+    app = create_app(settings, http_transport=transport)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from vidgate.auth import service as keys
 from vidgate.auth.models import ApiKey
 from vidgate.billing.models import LedgerEntry
+from vidgate.config import normalise_database_url
 from vidgate.db.base import utcnow
 from vidgate.db.engine import create_engine, create_sessionmaker
 from vidgate.db.migrate import upgrade
@@ -20,8 +21,9 @@ from vidgate.jobs.models import Job
 
 
 @pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[store.Sessions]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+async def sessions(tmp_path: Path, database_url: str | None) -> AsyncIterator[store.Sessions]:
+    url = normalise_database_url(database_url) if database_url else f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    engine = create_engine(url)
     await upgrade(engine)
     yield create_sessionmaker(engine)
     await engine.dispose()

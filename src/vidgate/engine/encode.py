@@ -11,14 +11,9 @@ from types import TracebackType
 from typing import Final
 
 import av
-from av.video.reformatter import (
-    ColorPrimaries,
-    ColorRange,
-    Colorspace,
-    ColorTrc,
-    Interpolation,
-    VideoReformatter,
-)
+from av.video.reformatter import ColorPrimaries, ColorTrc, Interpolation, VideoReformatter
+
+from vidgate.engine.yuv import COLOR_RANGE, COLORSPACE
 
 CODEC: Final = "libx264"
 PIX_FMT = "yuv420p"
@@ -70,8 +65,8 @@ class Mp4Writer:
             stream.options = {"preset": self._preset, "crf": str(self._crf)}
             ctx = stream.codec_context
             ctx.time_base = self._time_base
-            ctx.colorspace = Colorspace.ITU709
-            ctx.color_range = ColorRange.MPEG
+            ctx.colorspace = COLORSPACE
+            ctx.color_range = COLOR_RANGE
             ctx.color_primaries = ColorPrimaries.BT709
             ctx.color_trc = ColorTrc.BT709
         except BaseException:
@@ -89,8 +84,8 @@ class Mp4Writer:
             width=self.width,
             height=self.height,
             format=PIX_FMT,
-            dst_colorspace=Colorspace.ITU709,
-            dst_color_range=ColorRange.MPEG,
+            dst_colorspace=COLORSPACE,
+            dst_color_range=COLOR_RANGE,
             interpolation=Interpolation.BICUBIC,
             threads=1,  # measured faster than auto here; the encoder has the other cores
         )

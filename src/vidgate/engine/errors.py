@@ -1,8 +1,8 @@
 """The engine's exceptions, one tree with one root:
 
-    EngineError
-    ├── SourceMediaError (also a ValueError): a source image/video is missing or undecodable
-    └── RenderCancelled: ``should_cancel()`` said stop; the partial output was removed
+EngineError
+├── SourceMediaError (also a ValueError): a source image/video is missing or undecodable
+└── RenderCancelled: ``should_cancel()`` said stop; the partial output was removed
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ class Grader:
 
     def __init__(self, grade: Grade, width: int, height: int) -> None:
         self.grade = grade
+        self.size = (width, height)
         self._matrix = _saturation_matrix(grade.saturation)
         self._lut = _curves(grade)
         y, x = np.ogrid[-1 : 1 : height * 1j, -1 : 1 : width * 1j]

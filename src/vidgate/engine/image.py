@@ -13,6 +13,7 @@ from vidgate.engine.errors import SourceMediaError
 from vidgate.engine.framing import cover_box
 from vidgate.engine.prompt import make_rng
 from vidgate.engine.request import RenderRequest
+from vidgate.engine.yuv import rgb_to_yuv420, yuv420_frame
 
 MAX_ZOOM = 1.15
 
@@ -53,7 +54,8 @@ class KenBurns:
         self.period, self.loop = request.period, request.loop
         work_size = (round(self.width * MAX_ZOOM), round(self.height * MAX_ZOOM))
         box = cover_box(image.width, image.height, self.width, self.height)
-        self._work = image.resize(work_size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+        work = image.resize(work_size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+        self._y, self._u, self._v = rgb_to_yuv420(work)
         rng = make_rng(request.seed, request.prompt)
         self._zoom_in = bool(rng.integers(0, 2))
         self._pan = rng.uniform(-1, 1, size=2)  # where the pan heads, as a fraction of the slack
@@ -78,16 +80,19 @@ class KenBurns:
     def frame(self, t: float) -> av.VideoFrame:
         amount, pan_x, pan_y = self._move(t)
         zoom = 1 + (MAX_ZOOM - 1) * amount
-        work_w, work_h = self._work.size
+        work_w, work_h = self._y.size
         box_w, box_h = work_w / zoom, work_h / zoom
         left = (work_w - box_w) / 2 * (1 + pan_x)
         top = (work_h - box_h) / 2 * (1 + pan_y)
-        view = self._work.resize(
-            (self.width, self.height),
-            Image.Resampling.BILINEAR,
-            box=(left, top, left + box_w, top + box_h),
+        box = (left, top, left + box_w, top + box_h)
+        half_box = (left / 2, top / 2, (left + box_w) / 2, (top + box_h) / 2)
+        half = (self.width // 2, self.height // 2)
+        bilinear = Image.Resampling.BILINEAR
+        return yuv420_frame(
+            self._y.resize((self.width, self.height), bilinear, box=box),
+            self._u.resize(half, bilinear, box=half_box),
+            self._v.resize(half, bilinear, box=half_box),
         )
-        return av.VideoFrame.from_ndarray(np.asarray(view), format="rgb24")
 
     def close(self) -> None:
         pass

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 from PIL import Image
 
 from vidgate.engine.errors import SourceMediaError
@@ -74,11 +75,12 @@ def timeline(path: Path) -> Generator[TimedFrame, None, None]:
 
 
 class Sampler:
-    """The source picture on screen at a given time, cover-cropped and scaled to the output.
+    """The source picture on screen at a given time, cover-cropped to the output's aspect.
 
     Times must not decrease between calls. The picture shown at t is the last source frame
     that starts at or before t, so a faster output rate repeats frames and a slower one
-    skips them.
+    skips them. A source larger than the output is scaled down to it here; a smaller one
+    keeps its own size (grading fewer pixels) and the encoder's scaler enlarges it.
     """
 
     def __init__(self, path: Path, width: int, height: int) -> None:
@@ -94,12 +96,25 @@ class Sampler:
             self._current, self._next = self._next, next(self._frames)
         _, number, frame = self._current
         if number != self._number or self._image is None:
-            picture = Image.fromarray(frame.to_ndarray(format="rgb24"))
-            box = cover_box(picture.width, picture.height, self.width, self.height)
-            size = (self.width, self.height)
-            self._image = picture.resize(size, Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
+            self._image = self._crop(frame)
             self._number = number
         return number, self._image
+
+    def _crop(self, frame: av.VideoFrame) -> Image.Image:
+        # One swscale pass scales the whole frame (so its cover-crop is at most the output
+        # size) and converts it to RGB; the crop is then a slice.
+        left, top, right, _ = cover_box(frame.width, frame.height, self.width, self.height)
+        scale = min(1.0, self.width / (right - left))
+        crop_w = min(round(self.width * scale), round(frame.width * scale))
+        crop_h = min(round(self.height * scale), round(frame.height * scale))
+        rgb = frame.to_ndarray(
+            width=round(frame.width * scale),
+            height=round(frame.height * scale),
+            format="rgb24",
+            interpolation=Interpolation.BILINEAR,
+        )
+        x, y = round(left * scale), round(top * scale)
+        return Image.fromarray(rgb[y : y + crop_h, x : x + crop_w])
 
     def close(self) -> None:
         self._frames.close()
@@ -118,8 +133,8 @@ class VideoToVideo:
         self._fade = min(LOOP_FADE_SECONDS, self.period / 4) if request.loop else 0.0
         self._main = Sampler(self._path, self.width, self.height)
         self._tail: Sampler | None = None
-        grade = choose_grade(request.prompt, make_rng(request.seed, request.prompt))
-        self._grader = Grader(grade, self.width, self.height)
+        self._grade = choose_grade(request.prompt, make_rng(request.seed, request.prompt))
+        self._grader: Grader | None = None
         self._key: tuple[float, ...] = ()
         self._frame: av.VideoFrame | None = None
 
@@ -137,6 +152,8 @@ class VideoToVideo:
             self._tail.close()
             self._tail = None
         if key != self._key or self._frame is None:
+            if self._grader is None or self._grader.size != image.size:
+                self._grader = Grader(self._grade, *image.size)
             graded = np.asarray(self._grader.apply(image))
             self._frame = av.VideoFrame.from_ndarray(graded, format="rgb24")
             self._key = key
