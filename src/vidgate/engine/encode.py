@@ -19,6 +19,9 @@ CODEC: Final = "libx264"
 PIX_FMT = "yuv420p"
 PRESET = "veryfast"
 CRF = 23
+# A fixed thread count: x264's output depends on it, and the same seed must give the same
+# frames on every machine.
+THREADS = 4
 
 
 class Mp4Writer:
@@ -62,7 +65,7 @@ class Mp4Writer:
             stream.height = self.height
             stream.pix_fmt = PIX_FMT
             stream.time_base = self._time_base
-            stream.options = {"preset": self._preset, "crf": str(self._crf)}
+            stream.options = {"preset": self._preset, "crf": str(self._crf), "threads": str(THREADS)}
             ctx = stream.codec_context
             ctx.time_base = self._time_base
             ctx.colorspace = COLORSPACE
