@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -25,8 +26,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Latencies use time.perf_counter(): uvloop's loop.time() ticks in whole milliseconds.
 REQUEST_TIMEOUT_S = 30.0
 POLL_TIMEOUT_S = 45.0  # longer than the server's 30 s hold, so a held poll always answers
+HOLD_LIMIT_S = 25.0  # the server answers a held poll after 30 s: release before that
 CONNECT_CONCURRENCY = 100
 MAX_RECONNECTS_PER_CLIENT = 50
 
@@ -121,6 +124,85 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
+# --- process figures (Linux /proc) -------------------------------------------------------------
+
+
+def read_rss_kib(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def count_fds(pid: int) -> int | None:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat; with
+    `reaped_children`, plus that of its children that ended and were waited for."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def wait_until_quiet(pid: int, timeout: float, busy_below: float = 0.25) -> float:
+    """Wait until the process uses under `busy_below` of a CPU over 0.3 s (it has taken in
+    every request); returns the seconds waited, at most `timeout`."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    previous = cpu_seconds(pid)
+    while loop.time() - started < timeout:
+        await asyncio.sleep(0.3)
+        now = cpu_seconds(pid)
+        if (now - previous) / 0.3 < busy_below:
+            break
+        previous = now
+    return loop.time() - started
+
+
+def render_cpu_seconds(pgid: int) -> float:
+    """CPU seconds of vidgate's process group less the server (whose pid is the group id):
+    the forkserver and the render children. A render child that ended is counted through its
+    parent, the forkserver, which waited for it."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != pgid:
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    total += cpu_seconds(int(entry), reaped_children=True)
+            except (OSError, ValueError, IndexError):
+                continue
+    return total
+
+
+async def cpu_in_window(spec: dict[str, Any], start: float, end: float) -> dict[str, float]:
+    """CPU use (100 = one core) between two time.perf_counter() moments: of the server under
+    load, and of the rest of vidgate's process group (the render child)."""
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    server, render = cpu_seconds(spec["server_pid"]), render_cpu_seconds(spec["render_pgid"])
+    began = time.perf_counter()
+    await asyncio.sleep(max(0.0, end - began))
+    seconds = time.perf_counter() - began
+    server = cpu_seconds(spec["server_pid"]) - server
+    render = render_cpu_seconds(spec["render_pgid"]) - render
+    return {
+        "server_cpu_s": server,
+        "server_cpu_pct": 100.0 * server / seconds,
+        "render_cpu_pct": 100.0 * render / seconds,
+    }
+
+
 # --- mode "rate": N clients back-to-back for a fixed time --------------------------------------
 
 
@@ -138,18 +220,24 @@ async def run_rate(spec: dict[str, Any]) -> dict[str, Any]:
     body = spec.get("body")
     requests = [build_request(spec, spec["method"], path, body) for path in spec["paths"]]
     tally = RateTally()
-    loop = asyncio.get_running_loop()
-    window_start = loop.time() + spec["warmup_s"]
+    window_start = time.perf_counter() + spec["warmup_s"]
     window_end = window_start + spec["duration_s"]
     max_requests = spec.get("max_requests", 10**7)
     clients = [
         _rate_client(spec, n, requests, tally, window_start, window_end, max_requests)
         for n in range(spec["clients"])
     ]
+    cpu = None
+    if spec.get("server_pid"):
+        cpu = asyncio.create_task(cpu_in_window(spec, window_start, window_end))
     await asyncio.gather(*clients)
-    measured = max(1e-9, min(loop.time(), window_end) - window_start)
+    measured = max(1e-9, min(time.perf_counter(), window_end) - window_start)
     ok = len(tally.latencies)
+    cpu_figures = await cpu if cpu is not None else {}
+    if cpu_figures and ok:
+        cpu_figures["server_cpu_ms_per_request"] = 1000.0 * cpu_figures["server_cpu_s"] / ok
     return {
+        **cpu_figures,
         "ok": ok,
         "sent": tally.sent,
         "statuses": dict(tally.statuses),
@@ -169,14 +257,13 @@ async def _rate_client(
     window_end: float,
     max_requests: int,
 ) -> None:
-    loop = asyncio.get_running_loop()
     conn = Connection(spec["port"])
     collect_ids = spec.get("collect_ids", False)
     reconnects = 0
     i = n
-    while loop.time() < window_end and tally.sent < max_requests:
+    while time.perf_counter() < window_end and tally.sent < max_requests:
         tally.sent += 1
-        started = loop.time()
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
                 status, body = await conn.request(requests[i % len(requests)])
@@ -187,7 +274,7 @@ async def _rate_client(
             if reconnects > MAX_RECONNECTS_PER_CLIENT:
                 break
             continue
-        done = loop.time()
+        done = time.perf_counter()
         i += 1
         if collect_ids and status == 200:
             job_id = job_id_of(body)
@@ -267,7 +354,7 @@ async def run_wakeup(spec: dict[str, Any]) -> dict[str, Any]:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     tasks = [asyncio.create_task(_poll(spec, p, gate)) for p in polls]
     all_sent = await _until(lambda: all(p.sent_at or p.error for p in polls), 30.0)
-    await asyncio.sleep(spec["settle_s"])
+    settle_s = await wait_until_quiet(spec["server_pid"], timeout=8.0)
     early = sum(1 for p in polls if p.received_at is not None or p.error)
 
     cancels: dict[str, tuple[float, int | None, float]] = {}  # id -> (sent, status, received)
@@ -300,6 +387,7 @@ async def run_wakeup(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "polls": len(polls),
         "all_sent": all_sent,
+        "settle_s": settle_s,
         "returned_before_cancel": early,
         "cancel_statuses": dict(Counter(str(c[1]) for c in cancels.values())),
         "poll_statuses": dict(statuses),
@@ -312,34 +400,13 @@ async def run_wakeup(spec: dict[str, Any]) -> dict[str, Any]:
 # --- mode "hold" -------------------------------------------------------------------------------
 
 
-def read_rss_kib(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def count_fds(pid: int) -> int | None:
-    try:
-        import os
-
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return None
-
-
 async def _probe(spec: dict[str, Any], count: int) -> dict[str, Any]:
     """`count` sequential plain GET /jobs/{id}, 20 ms apart: does the server answer quickly?"""
     conn = Connection(spec["port"])
     raw = build_request(spec, "GET", f"/api/v1/jobs/{spec['probe_id']}")
-    loop = asyncio.get_running_loop()
     latencies, failures = [], 0
     for _ in range(count):
-        started = loop.time()
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_S):
                 status, _ = await conn.request(raw)
@@ -347,7 +414,7 @@ async def _probe(spec: dict[str, Any], count: int) -> dict[str, Any]:
             conn.close()
             status = None
         if status == 200:
-            latencies.append(loop.time() - started)
+            latencies.append(time.perf_counter() - started)
         else:
             failures += 1
         await asyncio.sleep(0.02)
@@ -382,12 +449,14 @@ async def run_hold(spec: dict[str, Any]) -> dict[str, Any]:
     opened_at = loop.time()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     tasks = [asyncio.create_task(_poll(spec, p, gate)) for p in polls]
-    all_sent = await _until(lambda: all(p.sent_at or p.error for p in polls), 20.0)
+    all_sent = await _until(lambda: all(p.sent_at or p.error for p in polls), 15.0)
     open_s = loop.time() - opened_at
-    await asyncio.sleep(spec["settle_s"])
+    settle_s = await wait_until_quiet(pid, timeout=8.0)
     rss_holding, fds_holding = read_rss_kib(pid), count_fds(pid)
     probe_holding = await _probe(spec, spec["probes"])
-    await asyncio.sleep(max(0.0, opened_at + open_s + spec["hold_s"] - loop.time()))
+    # Release before the server's own 30 s hold runs out.
+    release_at = min(opened_at + open_s + settle_s + spec["hold_s"], opened_at + HOLD_LIMIT_S)
+    await asyncio.sleep(max(0.0, release_at - loop.time()))
     answered_early = sum(1 for p in polls if p.received_at is not None or p.error)
     held_s = loop.time() - opened_at
     rss_holding_end = read_rss_kib(pid)
@@ -406,6 +475,7 @@ async def run_hold(spec: dict[str, Any]) -> dict[str, Any]:
         "jobs": len(spec["ids"]),
         "all_sent": all_sent,
         "open_s": open_s,
+        "settle_s": settle_s,
         "held_s": held_s,
         "answered_before_release": answered_early,
         "held": len(polls) - answered_early,
