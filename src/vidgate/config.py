@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     poll_timeout_seconds: float = Field(
         default=30.0, gt=0, description="How long `GET /jobs/{id}?poll=true` holds a request."
     )
+    key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long an authenticated key is remembered; a key revoked from the "
+        "command line stops working within this time. 0 reads the key table on every request.",
+    )
     max_active_jobs_per_key: int = Field(
         default=100, ge=1, description="Pending plus processing jobs one key may have (429 past it)."
     )

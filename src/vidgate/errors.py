@@ -31,6 +31,9 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": self.message, **self.extra}
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class BadRequest(ApiError):
     status = 400
@@ -58,6 +61,9 @@ class Conflict(ApiError):
 
 class TooManyRequests(ApiError):
     status = 429
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.extra.get("retryAfter", 1))}
 
 
 class UpstreamFailed(ApiError):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from vidgate.auth.cache import KeyCache
 from vidgate.backends.base import Backend
 from vidgate.backends.local import LocalBackend
 from vidgate.config import Settings
@@ -15,11 +16,15 @@ from vidgate.db.engine import create_engine, create_sessionmaker
 from vidgate.db.migrate import upgrade
 from vidgate.jobs import store
 from vidgate.jobs.dispatcher import Dispatcher
+from vidgate.jobs.cache import JobCache
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.executor import Executor
 from vidgate.storage import LocalStorage
 
 SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# This process drops a cached job as soon as it changes; the limit is for changes made by
+# other processes (a second server on the same database).
+ACTIVE_JOB_CACHE_SECONDS = 1.0
 
 
 @dataclass
@@ -33,6 +38,8 @@ class Runtime:
     backends: dict[str, Backend]
     executor: Executor
     dispatcher: Dispatcher
+    key_cache: KeyCache
+    job_cache: JobCache
 
     @classmethod
     async def start(
@@ -44,7 +51,8 @@ class Runtime:
         engine = create_engine(settings.resolved_database_url)
         await upgrade(engine)
         sessions = create_sessionmaker(engine)
-        events = JobEvents()
+        job_cache = JobCache(active_ttl=ACTIVE_JOB_CACHE_SECONDS)
+        events = JobEvents(on_change=job_cache.forget)
         storage = LocalStorage(settings.outputs_dir)
         http = httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=http_transport)
         backends: dict[str, Backend] = {
@@ -60,7 +68,11 @@ class Runtime:
             worker_id="worker_" + secrets.token_hex(6),
         )
         dispatcher = Dispatcher(executor=executor, sessions=sessions, events=events, settings=settings)
-        runtime = cls(settings, engine, sessions, events, storage, http, backends, executor, dispatcher)
+        key_cache = KeyCache(ttl=settings.key_cache_seconds)
+        runtime = cls(
+            settings, engine, sessions, events, storage, http, backends, executor, dispatcher, key_cache,
+            job_cache,
+        )
         await dispatcher.start()
         return runtime
 

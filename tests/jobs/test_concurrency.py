@@ -47,3 +47,28 @@ async def test_fifty_concurrent_submissions_against_ten_affordable(harness: Harn
         assert done["status"] == "completed"
     quota = await harness.quota(key)
     assert quota["credits"] == {"limit": 1000, "used": 1000, "reserved": 0, "remaining": 0}
+
+
+async def test_active_jobs_cap_is_a_429_and_changes_nothing(harness: Harness) -> None:
+    harness.runtime.settings.max_active_jobs_per_key = 3
+    harness.runtime.settings.workers = 1
+    key = await harness.key()
+    body = {"prompt": "long", "model": "vidgate/local", "duration_seconds": 30}
+    statuses = [
+        (await harness.client.post("/api/v1/videos/generations?async=true", json=body, headers=auth(key)))
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in statuses] == [200, 200, 200, 429]
+    assert statuses[3].headers["retry-after"] == "5"
+    assert statuses[3].json() == {
+        "error": "Too many active jobs for this API key (limit 3); wait for some to finish",
+        "retryAfter": 5,
+        "retry_after": 5,
+    }
+    assert (await harness.quota(key))["credits"]["reserved"] == 3 * 300
+    first = statuses[0].json()["id"]
+    await harness.client.post(f"/api/v1/jobs/{first}/cancel", headers=auth(key))
+    again = await harness.client.post("/api/v1/videos/generations?async=true", json=body, headers=auth(key))
+    assert again.status_code == 200
+    for job in (await harness.client.get("/api/v1/jobs?pending=true", headers=auth(key))).json()["jobs"]:
+        await harness.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=auth(key))

@@ -36,7 +36,7 @@ async def _key_and_job(sessions: store.Sessions) -> tuple[ApiKey, Job]:
     job = await store.submit(
         sessions,
         store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic", provider="local",
-                     input_params={}, credits=300, seconds=3),
+                     input_params={}, credits=300, seconds=3, max_active_jobs=10),
     )
     assert isinstance(job, Job)
     return key, job
@@ -128,7 +128,7 @@ async def test_shortfall_creates_nothing(sessions: store.Sessions) -> None:
     result = await store.submit(
         sessions,
         store.NewJob(key_id=key.id, model="m", model_tier="basic", provider="local",
-                     input_params={}, credits=800, seconds=1),
+                     input_params={}, credits=800, seconds=1, max_active_jobs=10),
     )
     assert isinstance(result, store.Shortfall)
     assert result.credits_remaining == 700

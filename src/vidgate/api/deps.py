@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from vidgate.auth.models import ApiKey
+from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.service import authenticate, require_scope
 from vidgate.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -24,22 +24,21 @@ async def get_key(
     authorization: Annotated[
         str | None, Header(description="`Bearer sk_...` (live) or `Bearer sk_test_...` (sandbox)")
     ] = None,
-) -> ApiKey:
-    async with runtime.sessions() as session:
-        return await authenticate(session, authorization)
+) -> AuthenticatedKey:
+    return await authenticate(runtime.sessions, runtime.key_cache, authorization)
 
 
-KeyDep = Annotated[ApiKey, Depends(get_key)]
+KeyDep = Annotated[AuthenticatedKey, Depends(get_key)]
 
 
 def scoped(*scopes: str):  # noqa: ANN201 - a dependency factory
-    async def dependency(key: KeyDep) -> ApiKey:
+    async def dependency(key: KeyDep) -> AuthenticatedKey:
         require_scope(key, *scopes)
         return key
 
     return Depends(dependency)
 
 
-VideoKey = Annotated[ApiKey, scoped("video")]
-JobsKey = Annotated[ApiKey, scoped("jobs", "usage")]
-UsageKey = Annotated[ApiKey, scoped("usage")]
+VideoKey = Annotated[AuthenticatedKey, scoped("video")]
+JobsKey = Annotated[AuthenticatedKey, scoped("jobs", "usage")]
+UsageKey = Annotated[AuthenticatedKey, scoped("usage")]

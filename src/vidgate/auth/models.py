@@ -19,7 +19,10 @@ class ApiKey(Base):
         CheckConstraint(
             "seconds_used + seconds_reserved <= seconds_limit", name="seconds_within_limit"
         ),
-        CheckConstraint("credits_reserved >= 0 AND seconds_reserved >= 0", name="reserved_positive"),
+        CheckConstraint(
+            "credits_reserved >= 0 AND seconds_reserved >= 0 AND active_jobs >= 0",
+            name="reserved_positive",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -34,6 +37,8 @@ class ApiKey(Base):
     seconds_limit: Mapped[int] = mapped_column(Integer)
     seconds_used: Mapped[int] = mapped_column(Integer, default=0)
     seconds_reserved: Mapped[int] = mapped_column(Integer, default=0)
+    # Pending plus processing jobs, kept beside the reservations they hold.
+    active_jobs: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vidgate.auth.cache import AuthenticatedKey, KeyCache
 from vidgate.auth.keys import SCOPES, display_prefix, generate_key, hash_key, is_well_formed, new_key_id
 from vidgate.auth.models import ApiKey
 from vidgate.db.base import utcnow
@@ -43,6 +44,7 @@ async def create_key(
         seconds_limit=video_seconds,
         seconds_used=0,
         seconds_reserved=0,
+        active_jobs=0,
         created_at=utcnow(),
     )
     async with sessions.begin() as session:
@@ -70,21 +72,30 @@ async def count_keys(sessions: async_sessionmaker[AsyncSession]) -> int:
         return int(await session.scalar(select(func.count()).select_from(ApiKey)) or 0)
 
 
-async def authenticate(session: AsyncSession, authorization: str | None) -> ApiKey:
+async def authenticate(
+    sessions: async_sessionmaker[AsyncSession], cache: KeyCache, authorization: str | None
+) -> AuthenticatedKey:
     """Resolve an `Authorization: Bearer sk_...` header to a usable key, or raise 401."""
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not is_well_formed(token):
         raise Unauthorized("Invalid API key")
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
-    if key is None:
+    key_hash = hash_key(token)
+    cached = cache.get(key_hash)
+    if cached is not None:
+        return cached
+    async with sessions() as session:
+        row = await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    if row is None:
         raise Unauthorized("API key not found")
-    if key.revoked_at is not None:
+    if row.revoked_at is not None:
         raise Unauthorized("API key has been revoked")
+    key = AuthenticatedKey(row.id, row.name, frozenset(row.scopes), row.sandbox)
+    cache.put(key_hash, key)
     return key
 
 
-def require_scope(key: ApiKey, *accepted: str) -> None:
+def require_scope(key: AuthenticatedKey, *accepted: str) -> None:
     """403 unless the key has one of the accepted scopes."""
-    if not set(accepted) & set(key.scopes):
+    if not key.scopes.intersection(accepted):
         raise Forbidden(f"API key missing required scope: {' or '.join(accepted)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vidgate.auth.models import ApiKey
@@ -17,33 +17,55 @@ from vidgate.billing.models import EntryKind, LedgerEntry
 from vidgate.db.base import utcnow
 
 
+# Bulk UPDATEs here never need to refresh objects held by the session.
+NO_SYNC = {"synchronize_session": False}
+
+_RESERVE = (
+    update(ApiKey)
+    .where(
+        ApiKey.id == bindparam("key_id"),
+        ApiKey.credits_limit - ApiKey.credits_used - ApiKey.credits_reserved >= bindparam("credits"),
+        ApiKey.seconds_limit - ApiKey.seconds_used - ApiKey.seconds_reserved >= bindparam("seconds"),
+        ApiKey.active_jobs < bindparam("max_active"),
+    )
+    .values(
+        credits_reserved=ApiKey.credits_reserved + bindparam("credits"),
+        seconds_reserved=ApiKey.seconds_reserved + bindparam("seconds"),
+        active_jobs=ApiKey.active_jobs + 1,
+    )
+)
+
+
 @dataclass(frozen=True)
 class Shortfall:
+    """Why a reservation was refused: what the key has left."""
+
     credits_remaining: int
     seconds_remaining: int
+    active_jobs: int
 
 
 async def reserve(
-    session: AsyncSession, *, key_id: str, job_id: str, credits: int, seconds: int
+    session: AsyncSession,
+    *,
+    key_id: str,
+    job_id: str,
+    credits: int,
+    seconds: int,
+    max_active_jobs: int,
 ) -> Shortfall | None:
-    """Hold credits and seconds for a job; return the shortfall (and reserve nothing) if short."""
+    """Hold credits, seconds and an active-job slot for a job; if any falls short, reserve
+    nothing and return what the key has left."""
     result = await session.execute(
-        update(ApiKey)
-        .where(
-            ApiKey.id == key_id,
-            ApiKey.credits_limit - ApiKey.credits_used - ApiKey.credits_reserved >= credits,
-            ApiKey.seconds_limit - ApiKey.seconds_used - ApiKey.seconds_reserved >= seconds,
-        )
-        .values(
-            credits_reserved=ApiKey.credits_reserved + credits,
-            seconds_reserved=ApiKey.seconds_reserved + seconds,
-        )
+        _RESERVE,
+        {"key_id": key_id, "credits": credits, "seconds": seconds, "max_active": max_active_jobs},
+        execution_options=NO_SYNC,
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
         assert key is not None
-        return Shortfall(key.credits_remaining, key.seconds_remaining)
-    session.add(_entry(EntryKind.RESERVE, key_id, job_id, credits, seconds))
+        return Shortfall(key.credits_remaining, key.seconds_remaining, key.active_jobs)
+    await _record(session, EntryKind.RESERVE, key_id, job_id, credits, seconds)
     return None
 
 
@@ -66,9 +88,11 @@ async def settle(
             seconds_reserved=ApiKey.seconds_reserved - reserved[1],
             credits_used=ApiKey.credits_used + credits,
             seconds_used=ApiKey.seconds_used + seconds,
-        )
+            active_jobs=ApiKey.active_jobs - 1,
+        ),
+        execution_options=NO_SYNC,
     )
-    session.add(_entry(EntryKind.SETTLE, key_id, job_id, credits, seconds))
+    await _record(session, EntryKind.SETTLE, key_id, job_id, credits, seconds)
 
 
 async def release(
@@ -81,13 +105,19 @@ async def release(
         .values(
             credits_reserved=ApiKey.credits_reserved - reserved[0],
             seconds_reserved=ApiKey.seconds_reserved - reserved[1],
-        )
+            active_jobs=ApiKey.active_jobs - 1,
+        ),
+        execution_options=NO_SYNC,
     )
-    session.add(_entry(EntryKind.RELEASE, key_id, job_id, reserved[0], reserved[1]))
+    await _record(session, EntryKind.RELEASE, key_id, job_id, reserved[0], reserved[1])
 
 
-def _entry(kind: EntryKind, key_id: str, job_id: str, credits: int, seconds: int) -> LedgerEntry:
-    return LedgerEntry(
-        key_id=key_id, job_id=job_id, kind=kind.value, credits=credits, seconds=seconds,
-        created_at=utcnow(),
+async def _record(
+    session: AsyncSession, kind: EntryKind, key_id: str, job_id: str, credits: int, seconds: int
+) -> None:
+    await session.execute(
+        insert(LedgerEntry).values(
+            key_id=key_id, job_id=job_id, kind=kind.value, credits=credits, seconds=seconds,
+            created_at=utcnow(),
+        )
     )

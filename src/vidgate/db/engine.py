@@ -12,7 +12,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        # Sessions always end their transaction before giving a connection back, so the
+        # pool's own rollback on return would only cost a second round trip.
+        engine = create_async_engine(url, pool_size=8, max_overflow=8, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

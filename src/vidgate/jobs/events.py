@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 
 
 class JobEvents:
-    def __init__(self) -> None:
+    def __init__(self, *, on_change: Callable[[str], None] | None = None) -> None:
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._work_available = asyncio.Event()
+        self._on_change = on_change
 
     def subscribe(self, job_id: str) -> asyncio.Future[None]:
         """A future resolved at the job's next state change. Subscribe before reading the
@@ -30,9 +32,16 @@ class JobEvents:
                 del self._waiters[job_id]
 
     def job_changed(self, job_id: str) -> None:
+        if self._on_change is not None:
+            self._on_change(job_id)
         for future in self._waiters.pop(job_id, ()):
             if not future.done():
                 future.set_result(None)
+
+    def progress_changed(self, job_id: str) -> None:
+        """Progress is no reason to wake anyone; cached copies of the job are stale, though."""
+        if self._on_change is not None:
+            self._on_change(job_id)
 
     def work_submitted(self) -> None:
         self._work_available.set()

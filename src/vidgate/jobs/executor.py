@@ -147,6 +147,7 @@ class Executor:
                 continue
             if changed is not None:
                 progress.stored = changed
+                self.events.progress_changed(job_id)
             if cancel is None or cancel:  # taken from us, or cancellation asked for
                 ctx.cancelled.set()
 

@@ -7,7 +7,7 @@ import contextlib
 import secrets
 from typing import Any
 
-from vidgate.auth.models import ApiKey
+from vidgate.auth.cache import AuthenticatedKey
 from vidgate.billing.ledger import Shortfall
 from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
 from vidgate.errors import BadRequest, NotFound, PaymentRequired, ServiceUnavailable, TooManyRequests
@@ -36,7 +36,7 @@ def resolve_model(params: dict[str, Any]) -> ModelSpec:
     return spec
 
 
-def choose_provider(key: ApiKey, spec: ModelSpec, configured: set[str]) -> str:
+def choose_provider(key: AuthenticatedKey, spec: ModelSpec, configured: set[str]) -> str:
     """Sandbox keys always get the local engine; live keys get the model's own backend."""
     if key.sandbox:
         return "local"
@@ -52,19 +52,13 @@ async def submit_generation(
     *,
     sessions: store.Sessions,
     events: JobEvents,
-    key: ApiKey,
+    key: AuthenticatedKey,
     params: dict[str, Any],
     configured_providers: set[str],
     max_active_jobs: int,
 ) -> Job:
     spec = resolve_model(params)
     provider = choose_provider(key, spec, configured_providers)
-    if await store.count_active(sessions, key.id) >= max_active_jobs:
-        raise TooManyRequests(
-            f"Too many active jobs for this API key (limit {max_active_jobs}); wait for some to finish",
-            retryAfter=RETRY_AFTER_SECONDS,
-            retry_after=RETRY_AFTER_SECONDS,
-        )
     credits, seconds = spec.price(float(params["duration_seconds"]))
     input_params = {**params, "model": spec.id}
     if input_params.get("seed") is None:
@@ -79,9 +73,17 @@ async def submit_generation(
             input_params=input_params,
             credits=credits,
             seconds=seconds,
+            max_active_jobs=max_active_jobs,
         ),
     )
     if isinstance(result, Shortfall):
+        if result.active_jobs >= max_active_jobs:
+            raise TooManyRequests(
+                f"Too many active jobs for this API key (limit {max_active_jobs}); "
+                "wait for some to finish",
+                retryAfter=RETRY_AFTER_SECONDS,
+                retry_after=RETRY_AFTER_SECONDS,
+            )
         raise _payment_required(result, credits, seconds)
     events.work_submitted()
     return result

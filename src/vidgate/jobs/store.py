@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vidgate.billing import ledger
@@ -34,6 +34,7 @@ class NewJob:
     input_params: dict[str, Any]
     credits: int
     seconds: int
+    max_active_jobs: int
 
 
 async def submit(sessions: Sessions, new: NewJob) -> Job | Shortfall:
@@ -42,12 +43,17 @@ async def submit(sessions: Sessions, new: NewJob) -> Job | Shortfall:
     try:
         async with sessions() as session, session.begin():
             shortfall = await ledger.reserve(
-                session, key_id=new.key_id, job_id=job_id, credits=new.credits, seconds=new.seconds
+                session,
+                key_id=new.key_id,
+                job_id=job_id,
+                credits=new.credits,
+                seconds=new.seconds,
+                max_active_jobs=new.max_active_jobs,
             )
             if shortfall is not None:
                 raise _RollBack(shortfall)
             job = _new_job_row(job_id, new)
-            session.add(job)
+            await session.execute(insert(Job).values(**_columns(job)))
     except _RollBack as rollback:
         return rollback.shortfall
     return job
@@ -56,6 +62,10 @@ async def submit(sessions: Sessions, new: NewJob) -> Job | Shortfall:
 class _RollBack(Exception):
     def __init__(self, shortfall: Shortfall) -> None:
         self.shortfall = shortfall
+
+
+def _columns(job: Job) -> dict[str, Any]:
+    return {column.key: getattr(job, column.key) for column in Job.__table__.columns}
 
 
 def _new_job_row(job_id: str, new: NewJob) -> Job:
@@ -96,14 +106,6 @@ async def list_for_key(
     query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
     async with sessions() as session:
         return (await session.scalars(query)).all()
-
-
-async def count_active(sessions: Sessions, key_id: str) -> int:
-    async with sessions() as session:
-        count = await session.scalar(
-            select(func.count()).select_from(Job).where(Job.key_id == key_id, Job.status.in_(ACTIVE))
-        )
-    return int(count or 0)
 
 
 async def claim_next(sessions: Sessions, *, worker_id: str, lease_seconds: float) -> Job | None:

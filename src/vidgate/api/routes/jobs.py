@@ -65,7 +65,7 @@ async def get_job(
             timeout=runtime.settings.poll_timeout_seconds,
         )
     else:
-        job = await _owned_job(runtime, job_id, key.id)
+        job = await _cached_job(runtime, job_id, key.id)
     return _job_response(job, request)
 
 
@@ -96,6 +96,16 @@ async def cancel_job(job_id: str, request: Request, runtime: RuntimeDep, key: Jo
 async def _owned_job(runtime: RuntimeDep, job_id: str, key_id: str) -> Job:
     job = await store.get(runtime.sessions, job_id, key_id=key_id)
     if job is None:
+        raise NotFound("Job not found")
+    return job
+
+
+async def _cached_job(runtime: RuntimeDep, job_id: str, key_id: str) -> Job:
+    job = runtime.job_cache.get(job_id)
+    if job is None:
+        job = await _owned_job(runtime, job_id, key_id)
+        runtime.job_cache.put(job)
+    elif job.key_id != key_id:
         raise NotFound("Job not found")
     return job
 

@@ -11,6 +11,7 @@ from vidgate.api.deps import RuntimeDep, VideoKey
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
 from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
+from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.models import ApiKey
 from vidgate.errors import Conflict, GatewayTimeout, UpstreamFailed
 from vidgate.jobs import service
@@ -54,7 +55,7 @@ async def create_generation(
     return await _wait_for_video(runtime, key, job.id, base_url(request))
 
 
-async def _wait_for_video(runtime: Runtime, key: ApiKey, job_id: str, base: str) -> JSONResponse:
+async def _wait_for_video(runtime: Runtime, key: AuthenticatedKey, job_id: str, base: str) -> JSONResponse:
     job = await service.wait_for_job(
         runtime.sessions,
         runtime.events,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 14:19:56.949150
+Create Date: 2026-11-26 14:47:44.254059
 
 """
 from collections.abc import Sequence
@@ -37,9 +37,10 @@ def upgrade() -> None:
     sa.Column('seconds_limit', sa.Integer(), nullable=False),
     sa.Column('seconds_used', sa.Integer(), nullable=False),
     sa.Column('seconds_reserved', sa.Integer(), nullable=False),
+    sa.Column('active_jobs', sa.Integer(), nullable=False),
     sa.Column('created_at', vidgate.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', vidgate.db.base.UTCDateTime(timezone=True), nullable=True),
-    sa.CheckConstraint('credits_reserved >= 0 AND seconds_reserved >= 0', name=op.f('ck_api_keys_reserved_positive')),
+    sa.CheckConstraint('credits_reserved >= 0 AND seconds_reserved >= 0 AND active_jobs >= 0', name=op.f('ck_api_keys_reserved_positive')),
     sa.CheckConstraint('credits_used + credits_reserved <= credits_limit', name=op.f('ck_api_keys_credits_within_limit')),
     sa.CheckConstraint('seconds_used + seconds_reserved <= seconds_limit', name=op.f('ck_api_keys_seconds_within_limit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
