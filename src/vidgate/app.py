@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
@@ -53,4 +54,25 @@ def create_app(
     app.include_router(api)
     app.include_router(files.router)
     install_error_handlers(app)
+    _declare_bearer_auth(app)
     return app
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Add the `Authorization: Bearer` scheme to OpenAPI, so /docs can send a key."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`sk_...` (live) or `sk_test_...` (sandbox)",
+                }
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -230,4 +230,6 @@ async def test_openapi_documents_the_routes(harness: Harness) -> None:
             "/api/v1/jobs/{job_id}/cancel", "/api/v1/models", "/api/v1/quota"} <= set(spec["paths"])
     body = spec["components"]["schemas"]["GenerationRequest"]
     assert body["required"] == ["prompt"]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert spec["paths"]["/api/v1/jobs"]["get"]["security"] == [{"bearerAuth": []}]
     assert (await harness.client.get("/docs")).status_code == 200

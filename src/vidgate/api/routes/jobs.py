@@ -7,13 +7,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import JobsKey, RuntimeDep
+from vidgate.api.deps import BEARER_SECURITY, JobsKey, RuntimeDep
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
 from vidgate.api.schemas import JobList, JobOut
 from vidgate.errors import Conflict, NotFound
 from vidgate.jobs import service, store
 from vidgate.jobs.models import Job, JobStatus
+from vidgate.runtime import Runtime
 
 router = APIRouter(tags=["jobs"])
 
@@ -22,7 +23,13 @@ Tool = Literal["image", "image_edit", "video", "music", "tts", "stt"]
 CANCEL_WAIT_SECONDS = 10.0
 
 
-@router.get("/jobs", summary="List jobs", response_model=JobList, responses=error_responses(400, 401, 403))
+@router.get(
+    "/jobs",
+    summary="List jobs",
+    response_model=JobList,
+    responses=error_responses(400, 401, 403),
+    openapi_extra=BEARER_SECURITY,
+)
 async def list_jobs(
     request: Request,
     runtime: RuntimeDep,
@@ -41,6 +48,7 @@ async def list_jobs(
 
 @router.get(
     "/jobs/{job_id}",
+    openapi_extra=BEARER_SECURITY,
     summary="Get a job",
     response_model=JobOut,
     responses=error_responses(400, 401, 403, 404),
@@ -48,7 +56,6 @@ async def list_jobs(
 async def get_job(
     job_id: str,
     request: Request,
-    runtime: RuntimeDep,
     key: JobsKey,
     poll: bool = Query(
         default=False,
@@ -56,6 +63,7 @@ async def get_job(
         "failed or cancelled",
     ),
 ) -> Any:
+    runtime = request.app.state.runtime
     if poll:
         job = await service.wait_for_job(
             runtime.sessions,
@@ -71,6 +79,7 @@ async def get_job(
 
 @router.post(
     "/jobs/{job_id}/cancel",
+    openapi_extra=BEARER_SECURITY,
     summary="Cancel a job",
     response_model=JobOut,
     responses=error_responses(401, 403, 404, 409),
@@ -93,14 +102,14 @@ async def cancel_job(job_id: str, request: Request, runtime: RuntimeDep, key: Jo
     return _job_response(job, request)
 
 
-async def _owned_job(runtime: RuntimeDep, job_id: str, key_id: str) -> Job:
+async def _owned_job(runtime: Runtime, job_id: str, key_id: str) -> Job:
     job = await store.get(runtime.sessions, job_id, key_id=key_id)
     if job is None:
         raise NotFound("Job not found")
     return job
 
 
-async def _cached_job(runtime: RuntimeDep, job_id: str, key_id: str) -> Job:
+async def _cached_job(runtime: Runtime, job_id: str, key_id: str) -> Job:
     job = runtime.job_cache.get(job_id)
     if job is None:
         job = await _owned_job(runtime, job_id, key_id)

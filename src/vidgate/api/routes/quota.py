@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from vidgate.api.deps import RuntimeDep, UsageKey
+from vidgate.api.deps import BEARER_SECURITY, RuntimeDep, UsageKey
 from vidgate.api.errors import error_responses
 from vidgate.api.schemas import QuotaOut
 from vidgate.auth.models import ApiKey
@@ -14,8 +14,13 @@ from vidgate.auth.models import ApiKey
 router = APIRouter(tags=["quota"])
 
 
-@router.get("/quota", summary="Credits and video seconds", response_model=QuotaOut,
-            responses=error_responses(401, 403))
+@router.get(
+    "/quota",
+    summary="Credits and video seconds",
+    response_model=QuotaOut,
+    responses=error_responses(401, 403),
+    openapi_extra=BEARER_SECURITY,
+)
 async def get_quota(runtime: RuntimeDep, key: UsageKey) -> Any:
     """`reserved` is held by jobs still running; it becomes `used` or comes back."""
     async with runtime.sessions() as session:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import RuntimeDep, VideoKey
+from vidgate.api.deps import BEARER_SECURITY, RuntimeDep, VideoKey
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
 from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
@@ -23,6 +23,7 @@ router = APIRouter(tags=["videos"])
 
 @router.post(
     "/videos/generations",
+    openapi_extra=BEARER_SECURITY,
     summary="Generate a video",
     response_model=GenerationResponse | AsyncGenerationResponse,
     responses=error_responses(400, 401, 402, 403, 429, 502, 503, 504),
