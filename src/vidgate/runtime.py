@@ -22,9 +22,9 @@ from vidgate.jobs.executor import Executor
 from vidgate.storage import LocalStorage
 
 SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-# This process drops a cached job as soon as it changes; the limit is for changes made by
-# other processes (a second server on the same database).
-ACTIVE_JOB_CACHE_SECONDS = 1.0
+# This process drops a cached job as soon as it changes it; the limit bounds how stale a job
+# changed by another process (a second server on the same database) can look, like the key cache.
+ACTIVE_JOB_CACHE_SECONDS = 5.0
 
 
 @dataclass
