@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vidgate.auth.cache import KeyCache
+from vidgate.auth.cache import AuthenticatedKey, key_cache
 from vidgate.backends.base import Backend
 from vidgate.backends.local import LocalBackend
 from vidgate.config import Settings
@@ -16,8 +16,10 @@ from vidgate.db.engine import create_engine, create_sessionmaker
 from vidgate.db.migrate import upgrade
 from vidgate.jobs import store
 from vidgate.jobs.dispatcher import Dispatcher
-from vidgate.jobs.cache import JobCache
+from vidgate.cache import ExpiringCache
+from vidgate.jobs.cache import job_cache
 from vidgate.jobs.events import JobEvents
+from vidgate.jobs.models import Job
 from vidgate.jobs.executor import Executor
 from vidgate.storage import LocalStorage
 
@@ -38,8 +40,8 @@ class Runtime:
     backends: dict[str, Backend]
     executor: Executor
     dispatcher: Dispatcher
-    key_cache: KeyCache
-    job_cache: JobCache
+    key_cache: ExpiringCache[AuthenticatedKey]
+    job_cache: ExpiringCache[Job]
 
     @classmethod
     async def start(
@@ -51,8 +53,8 @@ class Runtime:
         engine = create_engine(settings.resolved_database_url)
         await upgrade(engine)
         sessions = create_sessionmaker(engine)
-        job_cache = JobCache(active_ttl=ACTIVE_JOB_CACHE_SECONDS)
-        events = JobEvents(on_change=job_cache.forget)
+        jobs_seen = job_cache(active_ttl=ACTIVE_JOB_CACHE_SECONDS)
+        events = JobEvents(on_change=jobs_seen.forget)
         storage = LocalStorage(settings.outputs_dir)
         http = httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=http_transport)
         backends: dict[str, Backend] = {
@@ -68,10 +70,19 @@ class Runtime:
             worker_id="worker_" + secrets.token_hex(6),
         )
         dispatcher = Dispatcher(executor=executor, sessions=sessions, events=events, settings=settings)
-        key_cache = KeyCache(ttl=settings.key_cache_seconds)
+        keys_seen = key_cache(ttl=settings.key_cache_seconds)
         runtime = cls(
-            settings, engine, sessions, events, storage, http, backends, executor, dispatcher, key_cache,
-            job_cache,
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            events=events,
+            storage=storage,
+            http=http,
+            backends=backends,
+            executor=executor,
+            dispatcher=dispatcher,
+            key_cache=keys_seen,
+            job_cache=jobs_seen,
         )
         await dispatcher.start()
         return runtime

@@ -145,6 +145,11 @@ async def test_missing_scope_is_403(
     response = await getattr(harness.client, method)(path, headers=auth(key), **kwargs)
     assert response.status_code == 403
     assert response.json() == {"error": message}
+    if method == "post":  # this key can look: nothing was created or reserved
+        await _unchanged(harness, key, {"credits": {"limit": 100_000, "used": 0, "reserved": 0,
+                                                    "remaining": 100_000},
+                                        "video_seconds": {"limit": 10_000, "used": 0, "reserved": 0,
+                                                          "remaining": 10_000}})
 
 
 @pytest.mark.parametrize(

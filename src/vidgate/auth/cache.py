@@ -7,9 +7,9 @@ expires, after at most `ttl` seconds.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from vidgate.cache import ExpiringCache
 
 
 @dataclass(frozen=True)
@@ -20,31 +20,6 @@ class AuthenticatedKey:
     sandbox: bool
 
 
-class KeyCache:
-    def __init__(self, *, ttl: float, max_entries: int = 10_000) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[float, AuthenticatedKey]] = OrderedDict()
-
-    def get(self, key_hash: str) -> AuthenticatedKey | None:
-        entry = self._entries.get(key_hash)
-        if entry is None:
-            return None
-        stored_at, key = entry
-        if time.monotonic() - stored_at > self.ttl:
-            del self._entries[key_hash]
-            return None
-        return key
-
-    def put(self, key_hash: str, key: AuthenticatedKey) -> None:
-        if self.ttl <= 0:
-            return
-        self._entries[key_hash] = (time.monotonic(), key)
-        self._entries.move_to_end(key_hash)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def forget(self, key_id: str) -> None:
-        for key_hash, (_stored_at, key) in list(self._entries.items()):
-            if key.id == key_id:
-                del self._entries[key_hash]
+def key_cache(*, ttl: float) -> ExpiringCache[AuthenticatedKey]:
+    """Entries by key hash."""
+    return ExpiringCache(lifetime=lambda _key: ttl)

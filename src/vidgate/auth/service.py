@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vidgate.auth.cache import AuthenticatedKey, KeyCache
+from vidgate.auth.cache import AuthenticatedKey
+from vidgate.cache import ExpiringCache
 from vidgate.auth.keys import SCOPES, display_prefix, generate_key, hash_key, is_well_formed, new_key_id
 from vidgate.auth.models import ApiKey
 from vidgate.db.base import utcnow
@@ -73,7 +74,9 @@ async def count_keys(sessions: async_sessionmaker[AsyncSession]) -> int:
 
 
 async def authenticate(
-    sessions: async_sessionmaker[AsyncSession], cache: KeyCache, authorization: str | None
+    sessions: async_sessionmaker[AsyncSession],
+    cache: ExpiringCache[AuthenticatedKey],
+    authorization: str | None,
 ) -> AuthenticatedKey:
     """Resolve an `Authorization: Bearer sk_...` header to a usable key, or raise 401."""
     scheme, _, token = (authorization or "").partition(" ")

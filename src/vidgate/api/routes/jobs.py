@@ -113,7 +113,7 @@ async def _cached_job(runtime: Runtime, job_id: str, key_id: str) -> Job:
     job = runtime.job_cache.get(job_id)
     if job is None:
         job = await _owned_job(runtime, job_id, key_id)
-        runtime.job_cache.put(job)
+        runtime.job_cache.put(job.id, job)
     elif job.key_id != key_id:
         raise NotFound("Job not found")
     return job
