@@ -233,3 +233,31 @@ async def test_openapi_documents_the_routes(harness: Harness) -> None:
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert spec["paths"]["/api/v1/jobs"]["get"]["security"] == [{"bearerAuth": []}]
     assert (await harness.client.get("/docs")).status_code == 200
+
+
+async def test_sync_request_that_waits_too_long_is_a_504_and_the_job_goes_on(harness: Harness) -> None:
+    harness.runtime.settings.sync_timeout_seconds = 0.3
+    key = await harness.key()
+    body = {"prompt": "slow", "model": "vidgate/local", "duration_seconds": 20, "resolution": "1080p"}
+    response = await harness.client.post(GEN, json=body, headers=auth(key))
+    assert response.status_code == 504
+    assert response.json()["error"].startswith("The video is not ready yet; the job goes on")
+    job = (await harness.client.get(f"/api/v1/jobs/{response.json()['id']}", headers=auth(key))).json()
+    assert job["status"] in ("pending", "processing")
+    cancelled = await harness.client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=auth(key))
+    assert cancelled.json()["status"] == "cancelled"
+
+
+async def test_sync_request_whose_job_is_cancelled_is_a_409(harness: Harness) -> None:
+    key = await harness.key()
+    body = {"prompt": "slow", "model": "vidgate/local", "duration_seconds": 20, "resolution": "1080p"}
+    request = asyncio.create_task(harness.client.post(GEN, json=body, headers=auth(key)))
+    for _ in range(100):
+        jobs = (await harness.client.get("/api/v1/jobs", headers=auth(key))).json()["jobs"]
+        if jobs:
+            break
+        await asyncio.sleep(0.05)
+    await harness.client.post(f"/api/v1/jobs/{jobs[0]['id']}/cancel", headers=auth(key))
+    response = await request
+    assert response.status_code == 409
+    assert response.json() == {"error": "Video generation was cancelled", "id": jobs[0]["id"]}

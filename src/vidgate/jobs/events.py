@@ -52,7 +52,3 @@ class JobEvents:
         except TimeoutError:
             pass
         self._work_available.clear()
-
-    @property
-    def waiting_count(self) -> int:
-        return sum(len(w) for w in self._waiters.values())

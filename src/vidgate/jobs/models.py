@@ -59,7 +59,3 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # What a remote backend needs to resume a job after a restart (e.g. fal's request id).
     provider_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-
-    @property
-    def job_status(self) -> JobStatus:
-        return JobStatus(self.status)
