@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from vidgate import __version__
 from vidgate.api.errors import install_error_handlers
+from vidgate.api.limits import BodySizeLimit
 from vidgate.api.routes import files, jobs, models, quota, videos
 from vidgate.config import Settings, load_settings
 from vidgate.runtime import Runtime
@@ -54,6 +55,7 @@ def create_app(
     app.include_router(api)
     app.include_router(files.router)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     _declare_bearer_auth(app)
     return app
 

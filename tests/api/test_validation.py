@@ -216,3 +216,26 @@ async def test_bad_async_flag_is_400(harness: Harness) -> None:
     )
     assert response.status_code == 400
     assert response.json() == {"error": "async must be a boolean"}
+
+
+async def test_oversized_body_is_a_413_that_changes_nothing(harness: Harness) -> None:
+    from vidgate.api.limits import MAX_BODY_BYTES
+
+    key = await harness.key()
+    before = await harness.quota(key)
+    huge = b'{"prompt": "' + b"a" * (MAX_BODY_BYTES + 10) + b'"}'
+    response = await harness.client.post(
+        URL, content=huge, headers={**auth(key), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {"error": f"Request body larger than {MAX_BODY_BYTES} bytes"}
+
+    async def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(MAX_BODY_BYTES // (1 << 20) + 2):
+            yield b"a" * (1 << 20)
+
+    response = await harness.client.post(
+        URL, content=chunks(), headers={**auth(key), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    await _unchanged(harness, key, before)
