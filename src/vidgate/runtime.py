@@ -19,6 +19,7 @@ from vidgate.jobs.dispatcher import Dispatcher
 from vidgate.cache import ExpiringCache
 from vidgate.jobs.cache import job_cache
 from vidgate.jobs.events import JobEvents
+from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job
 from vidgate.jobs.executor import Executor
 from vidgate.storage import LocalStorage
@@ -42,6 +43,7 @@ class Runtime:
     dispatcher: Dispatcher
     key_cache: ExpiringCache[AuthenticatedKey]
     job_cache: ExpiringCache[Job]
+    intake: SubmissionWriter
 
     @classmethod
     async def start(
@@ -83,7 +85,9 @@ class Runtime:
             dispatcher=dispatcher,
             key_cache=keys_seen,
             job_cache=jobs_seen,
+            intake=SubmissionWriter(sessions),
         )
+        runtime.intake.start()
         await dispatcher.start()
         return runtime
 
@@ -92,6 +96,7 @@ class Runtime:
         return set(self.backends)
 
     async def stop(self) -> None:
+        await self.intake.stop()
         await self.dispatcher.stop()
         for backend in self.backends.values():
             await backend.aclose()

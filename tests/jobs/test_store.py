@@ -134,3 +134,34 @@ async def test_shortfall_creates_nothing(sessions: store.Sessions) -> None:
     assert result.credits_remaining == 700
     async with sessions() as session:
         assert len((await session.scalars(select(Job))).all()) == 1
+
+
+async def test_a_batch_reserves_each_submission_on_its_own(sessions: store.Sessions) -> None:
+    poor, _ = await keys.create_key(sessions, name="a", scopes=["video"], credits=250,
+                                    video_seconds=100, sandbox=True)
+    rich, _ = await keys.create_key(sessions, name="b", scopes=["video"], credits=10_000,
+                                    video_seconds=100, sandbox=True)
+
+    def new(key: ApiKey) -> store.NewJob:
+        return store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic",
+                            provider="local", input_params={}, credits=100, seconds=1,
+                            max_active_jobs=10)
+
+    results = await store.submit_batch(sessions, [new(poor), new(rich), new(poor), new(poor), new(rich)])
+    kinds = [type(result).__name__ for result in results]
+    assert kinds == ["Job", "Job", "Job", "Shortfall", "Job"]
+    assert results[3].credits_remaining == 50  # type: ignore[union-attr]
+    assert await _balances(sessions, poor.id) == (0, 200, 0, 2)
+    assert await _balances(sessions, rich.id) == (0, 200, 0, 2)
+    async with sessions() as session:
+        assert len((await session.scalars(select(Job))).all()) == 4
+        assert len((await session.scalars(select(LedgerEntry))).all()) == 4
+
+
+async def test_the_active_job_cap_holds_inside_a_batch(sessions: store.Sessions) -> None:
+    key, _ = await keys.create_key(sessions, name="a", scopes=["video"], credits=10_000,
+                                   video_seconds=100, sandbox=True)
+    capped = store.NewJob(key_id=key.id, model="m", model_tier="basic", provider="local",
+                          input_params={}, credits=1, seconds=1, max_active_jobs=3)
+    results = await store.submit_batch(sessions, [capped] * 5)
+    assert [isinstance(result, Job) for result in results] == [True, True, True, False, False]

@@ -1,4 +1,4 @@
-"""Moving credits and video seconds: reserve at submission, settle or release at the end.
+"""Moving credits and video seconds: hold at submission, settle or release at the end.
 
 Each function runs inside the caller's transaction, beside the job change it pays for, and
 starts with a guarded UPDATE so that SQLite takes its write lock first and a balance can never
@@ -8,6 +8,7 @@ go below zero whatever runs concurrently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,7 @@ _RESERVE = (
     .values(
         credits_reserved=ApiKey.credits_reserved + bindparam("credits"),
         seconds_reserved=ApiKey.seconds_reserved + bindparam("seconds"),
-        active_jobs=ApiKey.active_jobs + 1,
+        active_jobs=ApiKey.active_jobs + bindparam("jobs"),
     )
 )
 
@@ -45,28 +46,33 @@ class Shortfall:
     active_jobs: int
 
 
-async def reserve(
+async def hold(
     session: AsyncSession,
     *,
     key_id: str,
-    job_id: str,
     credits: int,
     seconds: int,
     max_active_jobs: int,
+    jobs: int = 1,
 ) -> Shortfall | None:
-    """Hold credits, seconds and an active-job slot for a job; if any falls short, reserve
-    nothing and return what the key has left."""
-    result = await session.execute(
+    """Hold credits, seconds and `jobs` active-job slots; if any falls short, hold nothing and
+    return what the key has left. The caller records the reservations (`entry`) with the jobs."""
+    connection = await session.connection()  # Core: this runs once per submission
+    result = await connection.execute(
         _RESERVE,
-        {"key_id": key_id, "credits": credits, "seconds": seconds, "max_active": max_active_jobs},
-        execution_options=NO_SYNC,
+        {
+            "key_id": key_id,
+            "credits": credits,
+            "seconds": seconds,
+            "jobs": jobs,
+            "max_active": max_active_jobs - jobs + 1,
+        },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
-        assert key is not None
-        return Shortfall(key.credits_remaining, key.seconds_remaining, key.active_jobs)
-    await _record(session, EntryKind.RESERVE, key_id, job_id, credits, seconds)
-    return None
+    if result.rowcount == 1:
+        return None
+    key = await session.scalar(select(ApiKey).where(ApiKey.id == key_id))
+    assert key is not None
+    return Shortfall(key.credits_remaining, key.seconds_remaining, key.active_jobs)
 
 
 async def settle(
@@ -112,12 +118,23 @@ async def release(
     await _record(session, EntryKind.RELEASE, key_id, job_id, reserved[0], reserved[1])
 
 
+def entry(kind: EntryKind, key_id: str, job_id: str, credits: int, seconds: int) -> dict[str, Any]:
+    """A ledger row's values."""
+    return {
+        "key_id": key_id,
+        "job_id": job_id,
+        "kind": kind.value,
+        "credits": credits,
+        "seconds": seconds,
+        "created_at": utcnow(),
+    }
+
+
+async def record(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    await session.execute(insert(LedgerEntry.__table__), entries)
+
+
 async def _record(
     session: AsyncSession, kind: EntryKind, key_id: str, job_id: str, credits: int, seconds: int
 ) -> None:
-    await session.execute(
-        insert(LedgerEntry).values(
-            key_id=key_id, job_id=job_id, kind=kind.value, credits=credits, seconds=seconds,
-            created_at=utcnow(),
-        )
-    )
+    await record(session, [entry(kind, key_id, job_id, credits, seconds)])

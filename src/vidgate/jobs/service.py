@@ -13,6 +13,7 @@ from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
 from vidgate.errors import BadRequest, NotFound, PaymentRequired, ServiceUnavailable, TooManyRequests
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
+from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job, JobStatus
 
 RETRY_AFTER_SECONDS = 5
@@ -50,7 +51,7 @@ def choose_provider(key: AuthenticatedKey, spec: ModelSpec, configured: set[str]
 
 async def submit_generation(
     *,
-    sessions: store.Sessions,
+    intake: SubmissionWriter,
     events: JobEvents,
     key: AuthenticatedKey,
     params: dict[str, Any],
@@ -63,8 +64,7 @@ async def submit_generation(
     input_params = {**params, "model": spec.id}
     if input_params.get("seed") is None:
         input_params["seed"] = secrets.randbelow(2**32)
-    result = await store.submit(
-        sessions,
+    result = await intake.submit(
         store.NewJob(
             key_id=key.id,
             model=spec.id,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vidgate.billing import ledger
 from vidgate.billing.ledger import Shortfall
+from vidgate.billing.models import EntryKind
 from vidgate.db.base import utcnow
 from vidgate.jobs.models import TERMINAL_STATUSES, Job, JobStatus
 
@@ -39,29 +40,69 @@ class NewJob:
 
 async def submit(sessions: Sessions, new: NewJob) -> Job | Shortfall:
     """Create the job and reserve its price in one transaction; a shortfall creates nothing."""
-    job_id = new_job_id()
-    try:
-        async with sessions() as session, session.begin():
-            shortfall = await ledger.reserve(
+    return (await submit_batch(sessions, [new]))[0]
+
+
+async def submit_batch(sessions: Sessions, batch: Sequence[NewJob]) -> list[Job | Shortfall]:
+    """Create many jobs in one transaction, each with its own guarded reservation: one that
+    falls short gets its Shortfall and creates nothing; the others are not affected."""
+    results: list[Job | Shortfall | None] = [None] * len(batch)
+    async with sessions() as session, session.begin():
+        for indexes in _by_key(batch).values():
+            await _hold_for_key(session, batch, indexes, results)
+        jobs = [job for job in results if isinstance(job, Job)]
+        if jobs:
+            await ledger.record(
                 session,
-                key_id=new.key_id,
-                job_id=job_id,
-                credits=new.credits,
-                seconds=new.seconds,
-                max_active_jobs=new.max_active_jobs,
+                [
+                    ledger.entry(EntryKind.RESERVE, job.key_id, job.id, job.estimated_credits,
+                                 job.estimated_seconds)
+                    for job in jobs
+                ],
             )
-            if shortfall is not None:
-                raise _RollBack(shortfall)
-            job = _new_job_row(job_id, new)
-            await session.execute(insert(Job).values(**_columns(job)))
-    except _RollBack as rollback:
-        return rollback.shortfall
-    return job
+            await session.execute(insert(Job.__table__), [_columns(job) for job in jobs])
+    return [result for result in results if result is not None]
 
 
-class _RollBack(Exception):
-    def __init__(self, shortfall: Shortfall) -> None:
-        self.shortfall = shortfall
+def _by_key(batch: Sequence[NewJob]) -> dict[tuple[str, int], list[int]]:
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index, new in enumerate(batch):
+        groups.setdefault((new.key_id, new.max_active_jobs), []).append(index)
+    return groups
+
+
+async def _hold_for_key(
+    session: AsyncSession,
+    batch: Sequence[NewJob],
+    indexes: list[int],
+    results: list[Job | Shortfall | None],
+) -> None:
+    """One guarded UPDATE for all of a key's submissions when the key can afford them all;
+    otherwise one each, in arrival order, so exactly those that fit are accepted."""
+    first = batch[indexes[0]]
+    if len(indexes) > 1:
+        shortfall = await ledger.hold(
+            session,
+            key_id=first.key_id,
+            credits=sum(batch[i].credits for i in indexes),
+            seconds=sum(batch[i].seconds for i in indexes),
+            max_active_jobs=first.max_active_jobs,
+            jobs=len(indexes),
+        )
+        if shortfall is None:
+            for i in indexes:
+                results[i] = _new_job_row(new_job_id(), batch[i])
+            return
+    for i in indexes:
+        new = batch[i]
+        shortfall = await ledger.hold(
+            session,
+            key_id=new.key_id,
+            credits=new.credits,
+            seconds=new.seconds,
+            max_active_jobs=new.max_active_jobs,
+        )
+        results[i] = shortfall or _new_job_row(new_job_id(), new)
 
 
 def _columns(job: Job) -> dict[str, Any]:

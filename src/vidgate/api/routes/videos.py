@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from vidgate.api.deps import BEARER_SECURITY, RuntimeDep, VideoKey
@@ -31,7 +31,6 @@ router = APIRouter(tags=["videos"])
 async def create_generation(
     body: GenerationRequest,
     request: Request,
-    response: Response,
     runtime: RuntimeDep,
     key: VideoKey,
     async_: bool = Query(
@@ -43,16 +42,15 @@ async def create_generation(
     """Sync (default) waits for the video. If the client goes away the job still finishes and
     stays listed under /jobs. `?async=true` returns the job id at once."""
     job = await service.submit_generation(
-        sessions=runtime.sessions,
+        intake=runtime.intake,
         events=runtime.events,
         key=key,
         params=body.model_dump(),
         configured_providers=runtime.configured_providers,
         max_active_jobs=runtime.settings.max_active_jobs_per_key,
     )
-    response.headers[PROVIDER_HEADER] = job.provider
-    if async_:
-        return async_response(job)
+    if async_:  # a JSONResponse skips re-validating our own output against response_model
+        return JSONResponse(async_response(job), headers={PROVIDER_HEADER: job.provider})
     return await _wait_for_video(runtime, key, job.id, base_url(request))
 
 
