@@ -18,17 +18,15 @@ from vidgate.runtime import Runtime
 BEARER_SECURITY: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 
 
-async def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
+    """The server's runtime (read directly: a dependency per request costs time)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
 def scoped(*scopes: str):  # noqa: ANN201 - a dependency factory
     async def dependency(request: Request) -> AuthenticatedKey:
-        runtime: Runtime = request.app.state.runtime
+        runtime = runtime_of(request)
         key = await authenticate(
             runtime.sessions, runtime.key_cache, request.headers.get("authorization")
         )

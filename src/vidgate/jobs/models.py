@@ -32,7 +32,6 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_key_created", "key_id", "created_at"),
         Index("ix_jobs_status_created", "status", "created_at"),
-        Index("ix_jobs_key_status", "key_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

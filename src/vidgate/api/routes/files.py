@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from vidgate.api.deps import RuntimeDep
+from vidgate.api.deps import runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.errors import NotFound
 
@@ -16,9 +16,9 @@ MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
 
 @router.get("/files/{job_id}/{token}/{name}", summary="Download an output",
             responses=error_responses(404))
-async def get_file(job_id: str, token: str, name: str, runtime: RuntimeDep) -> FileResponse:
+async def get_file(job_id: str, token: str, name: str, request: Request) -> FileResponse:
     """The link itself is the credential: anyone holding it can fetch the file."""
-    path = runtime.storage.resolve(job_id, token, name)
+    path = runtime_of(request).storage.resolve(job_id, token, name)
     if path is None:
         raise NotFound("File not found")
     return FileResponse(

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import BEARER_SECURITY, JobsKey, RuntimeDep
+from vidgate.api.deps import BEARER_SECURITY, JobsKey, runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
 from vidgate.api.schemas import JobList, JobOut
@@ -32,13 +32,13 @@ CANCEL_WAIT_SECONDS = 10.0
 )
 async def list_jobs(
     request: Request,
-    runtime: RuntimeDep,
     key: JobsKey,
     tool: Tool | None = Query(default=None, description="Only jobs of this tool"),
     pending: bool = Query(default=False, description="Only pending or processing jobs"),
     limit: int = Query(default=20, ge=1, le=100, description="Maximum results (1-100)"),
 ) -> Any:
     """The key's jobs, newest first."""
+    runtime = runtime_of(request)
     jobs = await store.list_for_key(
         runtime.sessions, key.id, tool=tool, pending_only=pending, limit=limit
     )
@@ -63,7 +63,7 @@ async def get_job(
         "failed or cancelled",
     ),
 ) -> Any:
-    runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     if poll:
         job = await service.wait_for_job(
             runtime.sessions,
@@ -84,9 +84,10 @@ async def get_job(
     response_model=JobOut,
     responses=error_responses(401, 403, 404, 409),
 )
-async def cancel_job(job_id: str, request: Request, runtime: RuntimeDep, key: JobsKey) -> Any:
+async def cancel_job(job_id: str, request: Request, key: JobsKey) -> Any:
     """A pending job is cancelled at once; a processing one is asked to stop, and the response
     comes when it has (or after 10 s, still `processing`). The reservation is released."""
+    runtime = runtime_of(request)
     job = await _owned_job(runtime, job_id, key.id)
     if JobStatus(job.status).terminal:
         raise Conflict(f"Job cannot be cancelled: it is already {job.status}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from vidgate.api.deps import BEARER_SECURITY, RuntimeDep, UsageKey
+from vidgate.api.deps import BEARER_SECURITY, UsageKey, runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.api.schemas import QuotaOut
 from vidgate.auth.models import ApiKey
@@ -21,9 +21,9 @@ router = APIRouter(tags=["quota"])
     responses=error_responses(401, 403),
     openapi_extra=BEARER_SECURITY,
 )
-async def get_quota(runtime: RuntimeDep, key: UsageKey) -> Any:
+async def get_quota(request: Request, key: UsageKey) -> Any:
     """`reserved` is held by jobs still running; it becomes `used` or comes back."""
-    async with runtime.sessions() as session:
+    async with runtime_of(request).sessions() as session:
         fresh = await session.get(ApiKey, key.id)
     assert fresh is not None
     return {

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import BEARER_SECURITY, RuntimeDep, VideoKey
+from vidgate.api.deps import BEARER_SECURITY, VideoKey, runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
 from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
@@ -31,7 +31,6 @@ router = APIRouter(tags=["videos"])
 async def create_generation(
     body: GenerationRequest,
     request: Request,
-    runtime: RuntimeDep,
     key: VideoKey,
     async_: bool = Query(
         default=False,
@@ -41,6 +40,7 @@ async def create_generation(
 ) -> Any:
     """Sync (default) waits for the video. If the client goes away the job still finishes and
     stays listed under /jobs. `?async=true` returns the job id at once."""
+    runtime = runtime_of(request)
     job = await service.submit_generation(
         intake=runtime.intake,
         events=runtime.events,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 14:47:44.254059
+Create Date: 2026-11-26 15:13:52.916860
 
 """
 from collections.abc import Sequence
@@ -75,7 +75,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index('ix_jobs_key_created', ['key_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_jobs_key_status', ['key_id', 'status'], unique=False)
         batch_op.create_index('ix_jobs_status_created', ['status', 'created_at'], unique=False)
 
     op.create_table('ledger_entries',
@@ -105,7 +104,6 @@ def downgrade() -> None:
     op.drop_table('ledger_entries')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index('ix_jobs_status_created')
-        batch_op.drop_index('ix_jobs_key_status')
         batch_op.drop_index('ix_jobs_key_created')
 
     op.drop_table('jobs')
