@@ -11,17 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from vidgate.auth.cache import AuthenticatedKey, key_cache
 from vidgate.backends.base import Backend
 from vidgate.backends.local import LocalBackend
+from vidgate.cache import ExpiringCache
 from vidgate.config import Settings
 from vidgate.db.engine import create_engine, create_sessionmaker
 from vidgate.db.migrate import upgrade
 from vidgate.jobs import store
-from vidgate.jobs.dispatcher import Dispatcher
-from vidgate.cache import ExpiringCache
 from vidgate.jobs.cache import job_cache
+from vidgate.jobs.dispatcher import Dispatcher
 from vidgate.jobs.events import JobEvents
+from vidgate.jobs.executor import Executor
 from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job
-from vidgate.jobs.executor import Executor
 from vidgate.storage import LocalStorage
 
 SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)

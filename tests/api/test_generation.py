@@ -6,7 +6,6 @@ import asyncio
 import io
 
 import av
-import pytest
 
 from tests.conftest import SEED_PORTRAIT_URL, Harness, auth
 

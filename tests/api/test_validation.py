@@ -114,10 +114,11 @@ async def test_auth_failures_are_401(harness: Harness, header: str | None, messa
 
 
 async def test_revoked_key_is_401(harness: Harness) -> None:
+    from sqlalchemy import select
+
     from vidgate.auth import service as keys
     from vidgate.auth.keys import hash_key
     from vidgate.auth.models import ApiKey
-    from sqlalchemy import select
 
     key = await harness.key()
     async with harness.runtime.sessions() as session:

@@ -8,9 +8,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vidgate.auth.cache import AuthenticatedKey
-from vidgate.cache import ExpiringCache
 from vidgate.auth.keys import SCOPES, display_prefix, generate_key, hash_key, is_well_formed, new_key_id
 from vidgate.auth.models import ApiKey
+from vidgate.cache import ExpiringCache
 from vidgate.db.base import utcnow
 from vidgate.errors import Forbidden, Unauthorized
 

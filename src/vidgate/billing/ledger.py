@@ -17,7 +17,6 @@ from vidgate.auth.models import ApiKey
 from vidgate.billing.models import EntryKind, LedgerEntry
 from vidgate.db.base import utcnow
 
-
 # Bulk UPDATEs here never need to refresh objects held by the session.
 NO_SYNC = {"synchronize_session": False}
 

@@ -8,11 +8,10 @@ Create Date: 2026-11-26 15:13:52.916860
 from collections.abc import Sequence
 from typing import Union
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import vidgate.db.base
-
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'
