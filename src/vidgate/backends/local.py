@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import multiprocessing
+import os
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, ren
 from vidgate.media.dimensions import output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
 
+# Scheduling priority of render processes, below the server's own (0).
+RENDER_NICENESS = 10
 # How long a render may take to stop after being asked before it is killed.
 CANCEL_GRACE_SECONDS = 5.0
 # forkserver: the server process has threads (database drivers, the event loop), so a plain
@@ -156,6 +159,8 @@ async def _reap(process: Any) -> None:
 
 def _child_main(conn: Connection, request: RenderRequest, out_path: Path) -> None:
     """Runs in the render process."""
+    # Rendering is batch work: when the CPUs are busy, API requests go first.
+    os.nice(RENDER_NICENESS)
     stop = False
 
     def should_cancel() -> bool:
