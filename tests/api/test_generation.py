@@ -6,6 +6,7 @@ import asyncio
 import io
 
 import av
+from PIL import Image
 
 from tests.conftest import SEED_PORTRAIT_URL, Harness, auth
 
@@ -55,6 +56,8 @@ async def test_async_job_runs_to_a_real_mp4(harness: Harness) -> None:
     assert isinstance(job["inputParams"]["seed"], int)
     video = job["outputData"]["video"]
     assert (video["width"], video["height"]) == (1280, 720)
+    assert video["thumbnail_url"].startswith("http://testserver/files/")
+    assert video["thumbnail_url"].endswith("/poster.jpg")
     assert video["url"].startswith("http://testserver/files/")
     width, height, fps, frames = _probe(await _video_bytes(harness, video["url"]))
     assert (width, height, fps, frames) == (1280, 720, 30.0, 60)
@@ -83,6 +86,9 @@ async def test_sync_request_returns_the_seed_response_shape(harness: Harness) ->
     assert result["usage"] == {"credits_used": 100, "seconds_used": 1, "seconds_remaining": 59,
                                "credits_remaining": 900}
     assert _probe(await _video_bytes(harness, result["data"]["url"]))[:2] == (1280, 720)
+    poster = await harness.client.get("/" + result["data"]["thumbnail_url"].split("/", 3)[3])
+    assert poster.status_code == 200 and poster.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(poster.content)).size == (1280, 720)
 
 
 async def test_sync_client_that_goes_away_leaves_the_job_running(harness: Harness) -> None:

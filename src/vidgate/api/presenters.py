@@ -33,7 +33,10 @@ def output_with_links(output: dict[str, Any] | None, base: str) -> dict[str, Any
         return None
     linked = dict(output)
     if "video" in linked:
-        linked["video"] = {**linked["video"], "url": absolute(linked["video"]["url"], base)}
+        video = linked["video"] = dict(linked["video"])
+        for field in ("url", "thumbnail_url"):
+            if video.get(field):
+                video[field] = absolute(video[field], base)
     return linked
 
 
@@ -80,6 +83,7 @@ def sync_response(job: Job, key: ApiKey, base: str) -> dict[str, Any]:
             "duration_seconds": video["duration_seconds"],
             "width": video["width"],
             "height": video["height"],
+            "thumbnail_url": video.get("thumbnail_url"),
         },
         "model": job.model,
         "model_tier": job.model_tier,

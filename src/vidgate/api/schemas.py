@@ -89,6 +89,7 @@ class VideoData(BaseModel):
     duration_seconds: float
     width: int
     height: int
+    thumbnail_url: str | None = Field(default=None, description="A JPEG poster of the video")
 
 
 class Usage(BaseModel):
@@ -119,6 +120,7 @@ class AsyncGenerationResponse(BaseModel):
 
 class JobVideo(BaseModel):
     url: str
+    thumbnail_url: str | None = None
     width: int
     height: int
     duration_seconds: float

@@ -36,6 +36,7 @@ class BackendResult:
     height: int
     fps: float
     duration_seconds: float
+    poster_path: Path | None = None  # a JPEG still of the video, when the backend makes one
 
 
 class Backend(ABC):

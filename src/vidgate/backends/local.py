@@ -37,9 +37,11 @@ class LocalBackend(Backend):
     async def run(self, ctx: JobContext) -> BackendResult:
         request = await self._render_request(ctx)
         out_path = ctx.work_dir / "video.mp4"
-        result = await _render_in_child_process(request, out_path, ctx)
+        poster_path = ctx.work_dir / "poster.jpg"
+        result = await _render_in_child_process(request, out_path, poster_path, ctx)
         return BackendResult(
             video_path=out_path,
+            poster_path=poster_path,
             width=result["width"],
             height=result["height"],
             fps=result["fps"],
@@ -78,10 +80,12 @@ class LocalBackend(Backend):
 
 
 async def _render_in_child_process(
-    request: RenderRequest, out_path: Path, ctx: JobContext
+    request: RenderRequest, out_path: Path, poster_path: Path, ctx: JobContext
 ) -> dict[str, Any]:
     parent_end, child_end = _MP.Pipe()
-    process = _MP.Process(target=_child_main, args=(child_end, request, out_path), daemon=True)
+    process = _MP.Process(
+        target=_child_main, args=(child_end, request, out_path, poster_path), daemon=True
+    )
     process.start()
     child_end.close()
     messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
@@ -157,7 +161,9 @@ async def _reap(process: Any) -> None:
         await asyncio.to_thread(process.join, CANCEL_GRACE_SECONDS)
 
 
-def _child_main(conn: Connection, request: RenderRequest, out_path: Path) -> None:
+def _child_main(
+    conn: Connection, request: RenderRequest, out_path: Path, poster_path: Path
+) -> None:
     """Runs in the render process."""
     # Rendering is batch work: when the CPUs are busy, API requests go first.
     os.nice(RENDER_NICENESS)
@@ -177,7 +183,10 @@ def _child_main(conn: Connection, request: RenderRequest, out_path: Path) -> Non
         conn.send(("progress", fraction))
 
     try:
-        result = render(request, out_path, progress=progress, should_cancel=should_cancel)
+        result = render(
+            request, out_path, progress=progress, should_cancel=should_cancel,
+            poster_path=poster_path,
+        )
         conn.send(("done", dataclasses.asdict(result)))
     except RenderCancelled:
         conn.send(("cancelled",))

@@ -11,6 +11,7 @@ import av
 from vidgate.engine.encode import Mp4Writer
 from vidgate.engine.errors import RenderCancelled
 from vidgate.engine.image import open_image_source
+from vidgate.engine.poster import save_poster
 from vidgate.engine.request import RenderRequest, RenderResult
 from vidgate.engine.scenes import Scene, build_scene
 from vidgate.engine.video import VideoToVideo
@@ -71,12 +72,14 @@ def render(
     *,
     progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    poster_path: Path | None = None,
 ) -> RenderResult:
     """Render ``request`` into an MP4 at ``out_path``, one frame at a time.
 
     Frame i shows time i / fps. ``should_cancel`` is polled before every frame; cancelling
     raises ``RenderCancelled``. On any error the partial file is removed (and an existing
     file at ``out_path`` is left as it was). ``progress`` gets rising fractions ending in 1.0.
+    With ``poster_path``, the middle frame is also saved there as a JPEG poster.
     Source media problems raise ``SourceMediaError`` before any output is created.
     """
     out_path = Path(out_path)
@@ -89,8 +92,15 @@ def render(
             for index in range(frame_count):
                 if should_cancel is not None and should_cancel():
                     raise RenderCancelled("render cancelled")
-                writer.write(source.frame(index / fps))
+                frame = source.frame(index / fps)
+                writer.write(frame)
+                if poster_path is not None and index == frame_count // 2:
+                    save_poster(frame, poster_path, request.width, request.height)
                 report(_FRAMES_SHARE * (index + 1) / frame_count)
+    except BaseException:
+        if poster_path is not None:
+            poster_path.unlink(missing_ok=True)
+        raise
     finally:
         source.close()
     report(1.0)

@@ -113,10 +113,14 @@ class Executor:
             )
 
     async def _store_result(self, job: Job, result: BackendResult) -> None:
-        url = self.storage.put(job.id, result.video_path, "video.mp4")
+        files = {"video.mp4": result.video_path}
+        if result.poster_path is not None and result.poster_path.is_file():
+            files["poster.jpg"] = result.poster_path
+        urls = self.storage.put(job.id, files)
         output: dict[str, Any] = {
             "video": {
-                "url": url,
+                "url": urls["video.mp4"],
+                "thumbnail_url": urls.get("poster.jpg"),
                 "width": result.width,
                 "height": result.height,
                 "duration_seconds": round(result.duration_seconds, 3),

@@ -23,16 +23,18 @@ class LocalStorage:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def put(self, job_id: str, source: Path, name: str) -> str:
-        """Move `source` into storage; return the URL path that serves it."""
+    def put(self, job_id: str, files: dict[str, Path]) -> dict[str, str]:
+        """Move a job's files (by name) into storage under one new link token; return the
+        URL path that serves each."""
         token = secrets.token_urlsafe(32)
         folder = self.root / job_id / token
         folder.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(source, folder / name)
-        except OSError:  # another filesystem
-            shutil.move(str(source), folder / name)
-        return f"{self.url_prefix}/{job_id}/{token}/{name}"
+        for name, source in files.items():
+            try:
+                os.replace(source, folder / name)
+            except OSError:  # another filesystem
+                shutil.move(str(source), folder / name)
+        return {name: f"{self.url_prefix}/{job_id}/{token}/{name}" for name in files}
 
     def resolve(self, job_id: str, token: str, name: str) -> Path | None:
         """The file behind a link, or None (including for any path trickery)."""
