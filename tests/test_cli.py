@@ -52,3 +52,30 @@ def test_bad_arguments_are_refused(run) -> None:  # type: ignore[no-untyped-def]
     result = run("keys", "create", "--name", "x", "--credits", "-5", "--video-seconds", "1")
     assert result.exit_code == 2
     assert run("keys", "list").output.count("\n") == 1  # header only: nothing was created
+
+
+def test_generate_renders_a_file_without_a_server(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import av
+
+    out = tmp_path / "clips" / "out.mp4"
+    result = run("generate", "rain on a window", "-o", str(out), "--duration", "0.5",
+                 "--aspect-ratio", "9:16", "--fps", "60", "--seed", "42", "--poster", str(tmp_path / "p.jpg"))
+    assert result.exit_code == 0, result.output
+    assert "seed 42" in result.output
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (720, 1280)
+        assert stream.average_rate == 60
+        assert sum(1 for _ in container.decode(stream)) == 30
+    assert (tmp_path / "p.jpg").read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_generate_reports_bad_sources_and_missing_ones(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = run("generate", "x", "-o", str(tmp_path / "o.mp4"), "--mode", "image_to_video")
+    assert missing.exit_code == 2 and "--source-image is required for image_to_video" in missing.output
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image")
+    bad = run("generate", "x", "-o", str(tmp_path / "o.mp4"), "--mode", "image_to_video",
+              "--source-image", str(junk))
+    assert bad.exit_code == 1 and "source_image" in bad.output
+    assert not (tmp_path / "o.mp4").exists()

@@ -1,19 +1,23 @@
-"""`vidgate serve | keys create | keys list | keys revoke`."""
+"""`vidgate serve | generate | keys create | keys list | keys revoke`."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
 
 from vidgate.auth import service as keys
 from vidgate.auth.models import ApiKey
+from vidgate.catalog import MODES
 from vidgate.config import Settings, load_settings
 from vidgate.db.engine import create_engine, create_sessionmaker
 from vidgate.db.migrate import upgrade
 from vidgate.jobs.store import Sessions
+from vidgate.media.dimensions import ASPECT_RATIOS, RESOLUTIONS, output_dimensions
 
 T = TypeVar("T")
 
@@ -82,6 +86,69 @@ async def _sandbox_key_if_empty(sessions: Sessions) -> str | None:
 
 def _display_host(host: str) -> str:
     return "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
+
+
+@main.command()
+@click.argument("prompt")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the MP4.")
+@click.option("--mode", type=click.Choice(MODES), default="text_to_video", show_default=True)
+@click.option("--source-image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Image to animate (image_to_video).")
+@click.option("--source-video", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Video to transform (video_to_video).")
+@click.option("--duration", type=click.FloatRange(min=0.1, max=60), default=5.0, show_default=True,
+              help="Seconds.")
+@click.option("--resolution", type=click.Choice(RESOLUTIONS), default="720p", show_default=True)
+@click.option("--fps", type=click.Choice(["30", "60"]), default="30", show_default=True)
+@click.option("--aspect-ratio", type=click.Choice(ASPECT_RATIOS), default="16:9", show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Same seed, same frames (random if unset).")
+@click.option("--negative-prompt", help="What to leave out.")
+@click.option("--loop", is_flag=True, help="Make the last frame flow into the first.")
+@click.option("--poster", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the middle frame here as a JPEG.")
+def generate(
+    prompt: str,
+    output: Path,
+    mode: str,
+    source_image: Path | None,
+    source_video: Path | None,
+    duration: float,
+    resolution: str,
+    fps: str,
+    aspect_ratio: str,
+    seed: int | None,
+    negative_prompt: str | None,
+    loop: bool,
+    poster: Path | None,
+) -> None:
+    """Render a video with the local engine, right here, no server needed."""
+    from vidgate.engine import EngineError, RenderRequest, render
+
+    if mode == "image_to_video" and source_image is None:
+        raise click.UsageError("--source-image is required for image_to_video")
+    if mode == "video_to_video" and source_video is None:
+        raise click.UsageError("--source-video is required for video_to_video")
+    width, height = output_dimensions(resolution, aspect_ratio)
+    seed = secrets.randbelow(2**32) if seed is None else seed
+    request = RenderRequest(
+        mode=mode, prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
+        fps=int(fps), duration_seconds=duration, seed=seed, loop=loop,
+        source_image=source_image, source_video=source_video,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with click.progressbar(length=100, label=f"Rendering {width}x{height}") as bar:
+        def advance(fraction: float) -> None:
+            bar.update(int(fraction * 100) - bar.pos)
+
+        try:
+            result = render(request, output, progress=advance, poster_path=poster)
+        except EngineError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Wrote {output} ({result.width}x{result.height}, {result.fps} fps, "
+        f"{result.frame_count} frames, seed {seed})"
+    )
 
 
 @main.group(name="keys")
