@@ -14,7 +14,7 @@ from vidgate.engine.image import open_image_source
 from vidgate.engine.poster import save_poster
 from vidgate.engine.request import RenderRequest, RenderResult
 from vidgate.engine.scenes import Scene, build_scene
-from vidgate.engine.video import VideoToVideo
+from vidgate.engine.video import open_video_source
 
 # Share of the progress bar for producing frames; the rest is the encoder's flush and
 # the faststart rewrite, which follow the last frame.
@@ -46,7 +46,7 @@ def open_source(request: RenderRequest) -> FrameSource:
     if request.mode == "image_to_video":
         return open_image_source(request)
     if request.mode == "video_to_video":
-        return VideoToVideo(request)
+        return open_video_source(request)
     return SceneSource(build_scene(request))
 
 

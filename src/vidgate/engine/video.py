@@ -1,9 +1,12 @@
-"""video_to_video: a source video re-timed to the output fps and duration, cover-cropped to
-the output size and colour graded. Frames are decoded lazily; at most a few are held."""
+"""video_to_video: a source video re-timed to the output fps and duration (and to the speed
+and direction the prompt asks for), cover-cropped to the output size, colour graded and
+stylised (see styles.py). Frames are decoded lazily; at most a few are held in memory (a
+reversed clip is spooled to a temporary file first)."""
 
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Generator
 from pathlib import Path
 
@@ -14,9 +17,10 @@ from PIL import Image
 
 from vidgate.engine.errors import SourceMediaError
 from vidgate.engine.framing import cover_box
-from vidgate.engine.grade import Grader, choose_grade
+from vidgate.engine.grade import Grader
 from vidgate.engine.prompt import make_rng
 from vidgate.engine.request import RenderRequest
+from vidgate.engine.styles import Grain, Look, choose_look, stylise
 
 LOOP_FADE_SECONDS = 1.0
 # Output times and source timestamps are floats from different time bases.
@@ -120,46 +124,107 @@ class Sampler:
         self._frames.close()
 
 
-class VideoToVideo:
-    """Re-timed, graded frames of the source. With ``loop``, the first second (at most a
-    quarter of the clip) cross-fades from the source just past the clip's end back to its
-    start, so the last frame flows into the first."""
+def open_video_source(request: RenderRequest) -> VideoToVideo | Reversed:
+    rng = make_rng(request.seed, request.prompt)
+    look = choose_look(request.prompt, rng)
+    forward = VideoToVideo(request, look, rng)
+    return Reversed(forward, request) if look.reverse else forward
 
-    def __init__(self, request: RenderRequest) -> None:
+
+class VideoToVideo:
+    """Re-timed, graded, stylised frames of the source. With ``loop``, the first second (at
+    most a quarter of the clip) cross-fades from the source just past the clip's end back to
+    its start, so the last frame flows into the first."""
+
+    def __init__(self, request: RenderRequest, look: Look, rng: np.random.Generator) -> None:
         assert request.source_video is not None
         self._path = request.source_video
         self.width, self.height = request.width, request.height
         self.period = request.period
+        self.fps = request.fps
+        self._look = look
         self._fade = min(LOOP_FADE_SECONDS, self.period / 4) if request.loop else 0.0
         self._main = Sampler(self._path, self.width, self.height)
         self._tail: Sampler | None = None
-        self._grade = choose_grade(request.prompt, make_rng(request.seed, request.prompt))
+        self._grade = look.grade
+        self.grain = Grain(look.grain, rng) if look.grain else None
         self._grader: Grader | None = None
         self._key: tuple[float, ...] = ()
+        self._image: Image.Image | None = None
         self._frame: av.VideoFrame | None = None
+        self._frame_of: Image.Image | None = None
 
     def frame(self, t: float) -> av.VideoFrame:
-        number, image = self._main.image_at(t)
+        image = self.image(t)
+        if self.grain is not None:
+            grained = self.grain.apply(image, round(t * self.fps))
+            return av.VideoFrame.from_ndarray(np.asarray(grained), format="rgb24")
+        if self._frame is None or self._frame_of is not image:
+            self._frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+            self._frame_of = image
+        return self._frame
+
+    def image(self, t: float) -> Image.Image:
+        """The graded, stylised picture at output time t (without grain)."""
+        speed = self._look.speed
+        number, image = self._main.image_at(t * speed)
         key: tuple[float, ...] = (number,)
         if t < self._fade:
             if self._tail is None:
                 self._tail = Sampler(self._path, self.width, self.height)
-            tail_number, tail = self._tail.image_at(self.period + t)
+            tail_number, tail = self._tail.image_at((self.period + t) * speed)
             weight = 0.5 + 0.5 * math.cos(math.pi * t / self._fade)
             image = Image.blend(image, tail, weight)
             key = (number, tail_number, weight)
         elif self._tail is not None:
             self._tail.close()
             self._tail = None
-        if key != self._key or self._frame is None:
+        if key != self._key or self._image is None:
             if self._grader is None or self._grader.size != image.size:
                 self._grader = Grader(self._grade, *image.size)
-            graded = np.asarray(self._grader.apply(image))
-            self._frame = av.VideoFrame.from_ndarray(graded, format="rgb24")
+            self._image = stylise(self._grader.apply(image), self._look.style)
             self._key = key
-        return self._frame
+        return self._image
 
     def close(self) -> None:
         self._main.close()
         if self._tail is not None:
             self._tail.close()
+
+
+class Reversed:
+    """The forward clip played backwards. Its frames are spooled, in order, to a temporary
+    file first (one pass over the source), then read from the end."""
+
+    def __init__(self, forward: VideoToVideo, request: RenderRequest) -> None:
+        self._forward = forward
+        self._count = request.frame_count
+        self.fps = request.fps
+        self._folder = tempfile.TemporaryDirectory(prefix="vidgate-reverse-")
+        self._spool: np.ndarray | None = None
+
+    def frame(self, t: float) -> av.VideoFrame:
+        if self._spool is None:
+            self._spool = self._fill()
+        index = self._count - 1 - min(self._count - 1, round(t * self.fps))
+        picture = Image.fromarray(self._spool[index])
+        if self._forward.grain is not None:
+            picture = self._forward.grain.apply(picture, round(t * self.fps))
+        return av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
+
+    def _fill(self) -> np.ndarray:
+        first = np.asarray(self._forward.image(0.0))
+        spool = np.lib.format.open_memmap(
+            Path(self._folder.name) / "frames.npy", mode="w+", dtype=np.uint8,
+            shape=(self._count, *first.shape),
+        )
+        spool[0] = first
+        for index in range(1, self._count):
+            spool[index] = np.asarray(self._forward.image(index / self.fps))
+        self._forward.close()
+        return spool
+
+    def close(self) -> None:
+        self._forward.close()
+        self._spool = None
+        self._folder.cleanup()

@@ -1,0 +1,120 @@
+"""video_to_video does what the prompt asks: speed, direction, stylisation, film grain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.engine.test_render import decode_frames, make_source_video, request
+from vidgate.engine import render
+from vidgate.engine.styles import choose_look, stylise
+
+FPS = 25  # the same rate as the source, so output frame n shows source frame n at speed 1
+
+
+def _bar_x(frame: np.ndarray) -> float:
+    """Where the source's moving white bar starts (source frame n has it at x = 12n..12n+11),
+    from the centre of the bright columns, whatever the grade did to their brightness."""
+    columns = frame.mean(axis=(0, 2))
+    bright = np.flatnonzero(columns > (columns.max() + columns.min()) / 2)
+    return float(bright.mean()) - 5.5
+
+
+def _render(
+    tmp_path: Path, prompt: str, source: Path, duration: float = 0.8, name: str = "out", **extra: object
+) -> list[np.ndarray]:
+    out = tmp_path / f"{name}.mp4"
+    render(request(mode="video_to_video", prompt=prompt, source_video=source, width=320, height=180,
+                   fps=FPS, duration_seconds=duration, **extra), out)
+    return decode_frames(out)
+
+
+@pytest.fixture
+def bar_video(tmp_path: Path) -> Path:
+    path = tmp_path / "bar.mp4"
+    make_source_video(path, frames=25, fps=FPS)
+    return path
+
+
+def test_normal_speed_follows_the_source(tmp_path: Path, bar_video: Path) -> None:
+    frames = _render(tmp_path, "warm", bar_video)
+    assert abs(_bar_x(frames[10]) - 12 * 10) <= 8
+
+
+def test_slow_motion_and_speed_up(tmp_path: Path, bar_video: Path) -> None:
+    slow = _render(tmp_path, "slow motion", bar_video, name="slow")
+    fast = _render(tmp_path, "speed up", bar_video, duration=0.4, name="fast")
+    assert abs(_bar_x(slow[16]) - 12 * 8) <= 8  # half speed: frame 16 shows source frame 8
+    assert abs(_bar_x(fast[8]) - 12 * 16) <= 8  # double speed: frame 8 shows source frame 16
+
+
+def test_reverse_plays_the_clip_backwards(tmp_path: Path, bar_video: Path) -> None:
+    frames = _render(tmp_path, "played in reverse", bar_video)
+    assert len(frames) == 20
+    positions = [_bar_x(frame) for frame in frames]
+    assert abs(positions[0] - 12 * 19) <= 8 and abs(positions[-1]) <= 8
+    assert all(later <= earlier for earlier, later in zip(positions, positions[1:], strict=False))
+
+
+def test_stylisations_change_the_picture_as_named() -> None:
+    y, x = np.mgrid[0:180, 0:320]
+    rgb = np.stack([x * 255 // 320, y * 255 // 180, (x + y) * 255 // 500], axis=-1).astype(np.uint8)
+    rgb[60:120, 100:200] = (250, 250, 240)  # a bright shape with edges
+    picture = Image.fromarray(rgb)
+    distinct = lambda image: len(np.unique(np.asarray(image).reshape(-1, 3), axis=0))  # noqa: E731
+    cartoon = stylise(picture, "cartoon")
+    assert distinct(cartoon) <= 513 < distinct(picture)  # 8 levels a channel, plus inked edges
+    assert np.asarray(cartoon)[60, 101:199].mean() < 40  # the shape's edge is inked
+    sketch = np.asarray(stylise(picture, "sketch"), dtype=int)
+    assert np.array_equal(sketch[..., 0], sketch[..., 1]) and sketch.mean() > 150  # pencil on paper
+    painterly = np.asarray(stylise(picture, "painterly"), dtype=int)
+    assert 0 < np.abs(painterly - rgb).mean() < 40
+    assert stylise(picture, None) is picture
+
+
+def test_the_prompt_chooses_the_look() -> None:
+    rng = np.random.default_rng(0)
+    assert choose_look("make it black and white", rng).grade.name == "mono"
+    assert choose_look("anime style", rng).style == "cartoon"
+    vintage = choose_look("vintage film", rng)
+    assert vintage.grain > 0 and vintage.grade.name == "warm_vintage"
+    assert choose_look("slow motion", rng).speed == 0.5
+    assert choose_look("timelapse", rng).speed == 2.0
+    assert choose_look("rewind it", rng).reverse
+
+
+def test_cartoon_video_differs_from_plain(tmp_path: Path, bar_video: Path) -> None:
+    plain = _render(tmp_path, "warm", bar_video, duration=0.2, name="plain")
+    cartoon = _render(tmp_path, "warm cartoon", bar_video, duration=0.2, name="cartoon")
+    assert np.abs(plain[2].astype(int) - cartoon[2].astype(int)).mean() > 2
+
+
+def test_film_grain_moves_and_is_deterministic(tmp_path: Path) -> None:
+    still = tmp_path / "still.mp4"
+    _gradient_video(still)
+    plain = _render(tmp_path, "warm", still, duration=0.2, name="plain")
+    grainy = _render(tmp_path, "vintage film", still, duration=0.2, name="grainy")
+    again = _render(tmp_path, "vintage film", still, duration=0.2, name="again")
+    step = lambda frames: np.abs(frames[2].astype(int) - frames[3].astype(int)).mean()  # noqa: E731
+    assert step(plain) < 0.5 < step(grainy)
+    assert all(np.array_equal(a, b) for a, b in zip(grainy, again, strict=True))
+
+
+def _gradient_video(path: Path) -> None:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        y, x = np.mgrid[0:180, 0:320]
+        rgb = np.stack([x * 255 // 320, y * 255 // 180, (x + y) * 255 // 500], axis=-1).astype(np.uint8)
+        for n in range(10):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = n
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
