@@ -1,4 +1,5 @@
-"""image_to_video: a still picture, cover-cropped to the frame, under a slow Ken Burns move."""
+"""image_to_video: a still picture, cover-cropped to the frame, under a slow Ken Burns move,
+with the motion effects the prompt asks for (image_motion.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PIL import Image, ImageOps
 
 from vidgate.engine.errors import SourceMediaError
 from vidgate.engine.framing import cover_box
+from vidgate.engine.image_motion import MotionEffects, choose_motion
 from vidgate.engine.prompt import make_rng
 from vidgate.engine.request import RenderRequest
 from vidgate.engine.yuv import rgb_to_yuv420, yuv420_frame
@@ -61,6 +63,12 @@ class KenBurns:
         self._pan = rng.uniform(-1, 1, size=2)  # where the pan heads, as a fraction of the slack
         self._pan /= max(1e-9, float(np.abs(self._pan).max()))
         self._pan_phase = float(rng.uniform(0, 2 * math.pi))
+        motion = choose_motion(request.prompt, request.negative_prompt)
+        self._effects = (
+            MotionEffects(motion, self.width, self.height, self.period, self.loop, rng)
+            if motion.any
+            else None
+        )
 
     def _move(self, t: float) -> tuple[float, float, float]:
         """(zoom amount 0..1, pan x, pan y in -1..1) at time t."""
@@ -88,11 +96,14 @@ class KenBurns:
         half_box = (left / 2, top / 2, (left + box_w) / 2, (top + box_h) / 2)
         half = (self.width // 2, self.height // 2)
         bilinear = Image.Resampling.BILINEAR
-        return yuv420_frame(
-            self._y.resize((self.width, self.height), bilinear, box=box),
-            self._u.resize(half, bilinear, box=half_box),
-            self._v.resize(half, bilinear, box=half_box),
-        )
+        y = self._y.resize((self.width, self.height), bilinear, box=box)
+        u = self._u.resize(half, bilinear, box=half_box)
+        v = self._v.resize(half, bilinear, box=half_box)
+        if self._effects is not None:
+            planes = [np.array(plane) for plane in (y, u, v)]
+            self._effects.apply(*planes, t)
+            y, u, v = (Image.fromarray(plane, "L") for plane in planes)
+        return yuv420_frame(y, u, v)
 
     def close(self) -> None:
         pass

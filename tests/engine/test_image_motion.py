@@ -1,0 +1,83 @@
+"""image_to_video adds the motion the prompt asks for, in the right part of the picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.engine.test_render import request
+from vidgate.engine.image_motion import choose_motion
+from vidgate.engine.render import open_source
+
+SIZE = (320, 180)
+
+
+@pytest.fixture(scope="module")
+def landscape(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Sky with tree trunks on top, a field with fence posts in the middle, water below."""
+    pixels = np.zeros((300, 400, 3), np.uint8)
+    pixels[:120] = (120, 170, 230)
+    pixels[120:190] = (60, 130, 60)
+    pixels[190:] = (40, 80, 140)
+    pixels[130:180, 20:380:20] = (240, 240, 210)
+    pixels[40:110, 10:390:24] = (70, 60, 40)  # tree trunks against the sky, for the wind
+    pixels[200:300, ::8] = (90, 140, 200)  # ripples, so a shimmer has something to move
+    path = tmp_path_factory.mktemp("i2v") / "landscape.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _luma(source: object, t: float) -> np.ndarray:
+    return source.frame(t).to_ndarray()[: SIZE[1]].astype(np.int16)  # type: ignore[attr-defined]
+
+
+def _change(prompt: str, landscape: Path, rows: slice, **extra: object) -> float:
+    """How much the given rows change between two frames 0.3 s apart (camera move included:
+    callers compare against a prompt without effect words)."""
+    source = open_source(request(mode="image_to_video", prompt=prompt, source_image=landscape,
+                                 width=SIZE[0], height=SIZE[1], duration_seconds=4, **extra))
+    a, b = _luma(source, 1.0), _luma(source, 1.3)
+    source.close()
+    return float(np.abs(a[rows] - b[rows]).mean())
+
+
+def test_the_prompt_chooses_the_motion() -> None:
+    motion = choose_motion("hair blowing in the wind by a lake under clouds, candlelight")
+    assert motion.sway and motion.shimmer and motion.clouds and motion.flicker
+    assert not choose_motion("a portrait").any
+    assert not choose_motion("wind over the lake", negative_prompt="wind").sway
+
+
+@pytest.mark.parametrize(
+    ("prompt", "rows"),
+    [
+        ("clouds drifting", slice(0, 50)),
+        ("a shimmering lake", slice(150, 180)),
+        ("trees swaying in the wind", slice(0, 60)),
+    ],
+)
+def test_each_effect_moves_its_region(landscape: Path, prompt: str, rows: slice) -> None:
+    still = _change("a photo", landscape, rows)
+    moving = _change(prompt, landscape, rows)
+    assert moving > still + 0.5
+
+
+def test_flicker_changes_the_light(landscape: Path) -> None:
+    source = open_source(request(mode="image_to_video", prompt="candle flicker", source_image=landscape,
+                                 width=SIZE[0], height=SIZE[1], duration_seconds=4))
+    means = [float(_luma(source, t).mean()) for t in np.linspace(0, 3, 12)]
+    assert max(means) - min(means) > 3
+
+
+def test_effects_loop_and_repeat(landscape: Path) -> None:
+    kwargs = {"mode": "image_to_video", "prompt": "clouds over a windy lake", "source_image": landscape,
+              "width": SIZE[0], "height": SIZE[1], "duration_seconds": 2, "loop": True}
+    source = open_source(request(**kwargs))
+    first, end = _luma(source, 0.0), _luma(source, 2.0)
+    step = np.abs(_luma(source, 1.0) - _luma(source, 1.0 + 1 / 30)).mean()
+    assert np.abs(first - end).mean() <= max(1.0, 3 * step)
+    again = open_source(request(**kwargs))
+    assert np.array_equal(_luma(again, 0.7), _luma(open_source(request(**kwargs)), 0.7))
