@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -88,11 +89,19 @@ def render(
     source = open_source(request)
     try:
         report(0.0)
-        with Mp4Writer(out_path, request.width, request.height, fps) as writer:
+        with (
+            Mp4Writer(out_path, request.width, request.height, fps) as writer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidgate-frames") as maker,
+        ):
+            # The next frame is made while the encoder (which releases the GIL) works on
+            # this one. One thread, in order: sources may keep state from frame to frame.
+            upcoming = maker.submit(source.frame, 0.0)
             for index in range(frame_count):
                 if should_cancel is not None and should_cancel():
                     raise RenderCancelled("render cancelled")
-                frame = source.frame(index / fps)
+                frame = upcoming.result()
+                if index + 1 < frame_count:
+                    upcoming = maker.submit(source.frame, (index + 1) / fps)
                 writer.write(frame)
                 if poster_path is not None and index == frame_count // 2:
                     save_poster(frame, poster_path, request.width, request.height)
