@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -69,3 +70,222 @@ def has_any(prompt: str, *phrases: str) -> bool:
     """Whether the prompt contains any of the phrases as whole words."""
     text = " " + " ".join(words(prompt)) + " "
     return any(f" {phrase} " in text for phrase in phrases)
+
+
+# --- the scene a prompt describes ---------------------------------------------------------
+
+# Subjects in compositing order, back to front.
+SUBJECTS: tuple[str, ...] = (
+    "sky", "stars", "galaxy", "aurora", "sun", "clouds", "mountains", "city", "ocean",
+    "beach", "rocks", "road", "flower", "fire", "smoke", "metal", "bokeh", "rain", "snow",
+    "particles",
+)  # fmt: skip
+
+# Words and phrases (after plural stripping) -> the subjects they bring in.
+_SUBJECT_WORDS: dict[str, tuple[str, ...]] = {
+    "sky": ("sky",), "skies": ("sky",), "heaven": ("sky",), "horizon": ("sky",),
+    "cloud": ("clouds",), "cloudy": ("clouds",), "overcast": ("clouds",),
+    "cloudscape": ("clouds",),
+    "ocean": ("ocean",), "sea": ("ocean",), "wave": ("ocean",), "surf": ("ocean",),
+    "seascape": ("ocean",), "tide": ("ocean",), "lake": ("ocean",), "water": ("ocean",),
+    "beach": ("beach", "ocean"), "shore": ("beach", "ocean"), "coast": ("beach", "ocean"),
+    "coastline": ("beach", "ocean"), "sand": ("beach",), "seaside": ("beach", "ocean"),
+    "island": ("beach", "ocean"), "lagoon": ("beach", "ocean"),
+    "rock": ("rocks",), "cliff": ("rocks",), "reef": ("rocks",),
+    "flower": ("flower",), "blossom": ("flower",), "bloom": ("flower",),
+    "blooming": ("flower",), "petal": ("flower",), "tulip": ("flower",), "daisy": ("flower",),
+    "lotus": ("flower",), "sunflower": ("flower",),
+    "fire": ("fire",), "flame": ("fire",), "campfire": ("fire",), "bonfire": ("fire",),
+    "blaze": ("fire",), "burning": ("fire",), "inferno": ("fire",),
+    "ember": ("fire", "particles"), "spark": ("particles",),
+    "rain": ("rain",), "raining": ("rain",), "rainy": ("rain",), "drizzle": ("rain",),
+    "downpour": ("rain",), "raindrop": ("rain",), "storm": ("rain", "clouds"),
+    "thunderstorm": ("rain", "clouds"), "rainstorm": ("rain", "clouds"),
+    "snow": ("snow",), "snowfall": ("snow",), "snowing": ("snow",), "snowflake": ("snow",),
+    "blizzard": ("snow",), "snowy": ("snow",),
+    "star": ("stars",), "starry": ("stars",), "starfield": ("stars",),
+    "constellation": ("stars",), "night sky": ("stars",),
+    "galaxy": ("galaxy", "stars"), "nebula": ("galaxy", "stars"), "cosmos": ("galaxy", "stars"),
+    "milky way": ("galaxy", "stars"), "universe": ("galaxy", "stars"),
+    "outer space": ("galaxy", "stars"), "space": ("stars",),
+    "aurora": ("aurora", "stars"), "borealis": ("aurora", "stars"),
+    "northern light": ("aurora", "stars"),
+    "city light": ("city", "bokeh"), "city": ("city",), "skyline": ("city",),
+    "urban": ("city",), "downtown": ("city",), "metropolis": ("city",),
+    "skyscraper": ("city",), "bokeh": ("bokeh",),
+    "particle": ("particles",), "sparkle": ("particles",), "glitter": ("particles",),
+    "firefly": ("particles",), "confetti": ("particles",), "dust": ("smoke",),
+    "liquid metal": ("metal",), "metal": ("metal",), "chrome": ("metal",),
+    "mercury": ("metal",), "metallic": ("metal",), "morphing": ("metal",),
+    "geometric": ("metal",), "metaball": ("metal",), "liquid": ("metal",),
+    "smoke": ("smoke",), "smoky": ("smoke",), "fog": ("smoke",), "mist": ("smoke",),
+    "steam": ("smoke",), "vapor": ("smoke",), "vapour": ("smoke",),
+    "sunset": ("sun",), "sunrise": ("sun",), "sun": ("sun",), "dawn": ("sun",),
+    "dusk": ("sun",), "sundown": ("sun",),
+    "mountain": ("mountains",), "peak": ("mountains",), "hill": ("mountains",),
+    "alp": ("mountains",), "ridge": ("mountains",), "valley": ("mountains",),
+    "summit": ("mountains",),
+    "road": ("road",), "highway": ("road",), "street": ("road",), "car": ("road",),
+    "sports car": ("road",), "driving": ("road",), "racing": ("road",),
+    "race track": ("road",), "vehicle": ("road",), "drift": ("road",),
+}  # fmt: skip
+
+# Light: first match in this order wins.
+_LIGHT_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("neon", ("neon", "cyberpunk", "synthwave", "vaporwave", "neon light")),
+    ("night", ("night", "midnight", "moonlit", "moonlight", "nighttime", "moon")),
+    ("golden_hour", ("golden hour", "golden", "magic hour", "sunset", "sunrise", "dawn",
+                     "dusk", "warm light", "sundown")),
+    ("dramatic", ("dramatic", "epic", "stormy", "storm", "thunderstorm", "moody")),
+    ("pastel", ("pastel", "dreamy", "soft light", "pale")),
+    ("dark", ("dark background", "black background", "dark", "noir", "shadowy")),
+    ("overcast", ("overcast", "rain", "rainy", "grey", "gray", "gloomy")),
+    ("day", ("day", "daylight", "sunny", "bright", "noon", "midday", "tropical", "clear sky")),
+)  # fmt: skip
+
+_CAMERA_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("flyover", ("drone", "flyover", "fly over", "flying over", "fly through", "aerial",
+                 "bird eye", "birds eye", "fpv", "flythrough")),
+    ("tracking", ("tracking", "tracking shot", "follow", "following", "chase", "trailing")),
+    ("orbit", ("orbit", "orbiting", "circling", "arc shot", "rotating around", "turntable")),
+    ("close_up", ("close up", "closeup", "macro", "extreme close", "detail shot")),
+    ("zoom_out", ("zoom out", "zooming out", "dolly out", "pull back", "pull out",
+                  "pulling back")),
+    ("zoom_in", ("zoom in", "zooming in", "dolly in", "push in", "zoom", "dolly",
+                 "pushing in")),
+    ("pan_left", ("pan left", "panning left")),
+    ("pan_right", ("pan right", "panning right", "pan", "panning", "panoramic")),
+    ("tilt_down", ("tilt down", "tilting down")),
+    ("tilt_up", ("tilt up", "tilting up", "tilt", "crane up")),
+    ("static", ("static", "still shot", "locked off", "tripod", "static shot")),
+)  # fmt: skip
+
+_TIMELAPSE = ("timelapse", "time lapse", "hyperlapse", "fast forward", "sped up")
+_SLOWMO = ("slow motion", "slowmo", "slow mo", "slowed down", "super slow")
+_NO_MOTION = ("static", "still", "frozen", "motionless", "no motion", "still image")
+_NO_BLUR = ("blurry", "blur", "blurred", "out of focus", "soft focus", "bokeh blur")
+
+# Subjects that set the light when the prompt names none.
+_DEFAULT_LIGHT = (
+    ("metal", "dark"), ("galaxy", "night"), ("aurora", "night"), ("stars", "night"),
+    ("city", "night"), ("sun", "golden_hour"), ("rain", "overcast"), ("fire", "dark"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """What the prompt asks for: subjects (back to front), light, camera move, time scale."""
+
+    subjects: tuple[str, ...]
+    light: str
+    camera: str
+    tempo: float
+    hues: tuple[float, ...] = ()
+    saturation: float = 1.0
+    brightness: float = 1.0
+    sharp: bool = False
+    tropical: bool = False
+    excluded: tuple[str, ...] = ()  # subjects the negative prompt names: never added implicitly
+    words: tuple[str, ...] = field(default=(), compare=False)
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str | None) -> list[str]:
+    """Lower-case words, plurals stripped ("waves" -> "wave", "skies" -> "sky")."""
+    return [_singular(w) for w in words(text)]
+
+
+def _padded(text: str | None) -> str:
+    return " " + " ".join(terms(text)) + " "
+
+
+def _has(padded: str, phrases: tuple[str, ...]) -> bool:
+    return any(f" {_padded(p).strip()} " in padded for p in phrases)
+
+
+def _subjects(padded: str) -> set[str]:
+    found: set[str] = set()
+    for phrase, subjects in _SUBJECT_WORDS.items():
+        if f" {phrase} " in padded:
+            found.update(subjects)
+    return found
+
+
+def _first(padded: str, table: tuple[tuple[str, tuple[str, ...]], ...]) -> str | None:
+    for name, phrases in table:
+        if _has(padded, phrases):
+            return name
+    return None
+
+
+def parse(prompt: str, negative_prompt: str | None = None) -> SceneSpec:
+    """The scene a prompt describes, minus what the negative prompt names."""
+    text, negative = _padded(prompt), _padded(negative_prompt)
+    excluded = _subjects(negative)
+    subjects = _subjects(text) - excluded
+    # The tropical word alone is a beach; a car implies its road (one subject).
+    if " tropical " in text and not subjects & {"beach", "ocean"} and "beach" not in negative:
+        subjects |= {"beach", "ocean"}
+    if "beach" in subjects and "ocean" not in _subjects(negative):
+        subjects.add("ocean")
+    light = _first(text, _LIGHT_WORDS)
+    if light is not None and _has(negative, dict(_LIGHT_WORDS)[light]):
+        light = None
+    if light is None:
+        light = next((lt for s, lt in _DEFAULT_LIGHT if s in subjects), "day")
+    if light == "night" and "stars" not in _subjects(negative) and subjects & {"sky", "clouds"}:
+        subjects.add("stars")
+    camera = _first(text, _CAMERA_WORDS) or "static"
+    speed = tempo(prompt)
+    if _has(text, _TIMELAPSE):
+        speed *= 2.5
+    if _has(text, _SLOWMO):
+        speed = 0.4 * (1.7 if set(words(prompt)) & _FAST else 1.0)
+    if _has(negative, _NO_MOTION):
+        if camera == "static":
+            camera = "zoom_in" if subjects & {"flower", "metal", "fire"} else "pan_right"
+        speed = max(speed, 1.0)
+    ordered = tuple(s for s in SUBJECTS if s in subjects)
+    saturation, brightness = tone(prompt)
+    return SceneSpec(
+        subjects=ordered,
+        light=light,
+        camera=camera,
+        tempo=float(speed),
+        hues=tuple(hues(prompt, negative_prompt)),
+        saturation=saturation,
+        brightness=brightness,
+        sharp=_has(negative, _NO_BLUR),
+        tropical=" tropical " in text or " turquoise " in text,
+        excluded=tuple(s for s in SUBJECTS if s in excluded),
+        words=tuple(terms(prompt)),
+    )
+
+
+def optimize_prompt(prompt: str) -> str:
+    """The prompt with a camera move and a lighting phrase added where it names none.
+
+    >>> optimize_prompt("ocean")
+    'ocean, slow dolly in, soft golden hour light, cinematic'
+    """
+    base = " ".join(prompt.split()).strip(" ,.")
+    text = _padded(base)
+    extra: list[str] = []
+    if _first(text, _CAMERA_WORDS) is None:
+        extra.append("slow dolly in")
+    if _first(text, _LIGHT_WORDS) is None:
+        extra.append("soft golden hour light")
+    if not extra:
+        return prompt
+    if " cinematic " not in text:
+        extra.append("cinematic")
+    return ", ".join([base, *extra]) if base else ", ".join(["abstract flowing light", *extra])

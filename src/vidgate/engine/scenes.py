@@ -4,6 +4,10 @@ Scenes draw at a small working resolution with the output's aspect ratio; their 
 soft (gradients, blurred shapes), so the encoder's bicubic upscale loses nothing visible and
 the per-frame cost stays small next to libx264's. To add a scene, write a class with
 ``frame(t) -> ndarray`` and choose it in ``build_scene``.
+
+A prompt that names subjects (``prompt.parse``: sky, ocean, flower, fire, a road with a car...)
+becomes a ``ComposedScene`` of layers from ``vidgate.engine.scenery`` under one light, camera
+move and tempo; a prompt with none gets the abstract ``DriftScene``, coloured by its words.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import numpy as np
 
 from vidgate.engine import prompt as prompt_words
 from vidgate.engine.request import RenderRequest
+from vidgate.engine.scenery.compose import ComposedScene
+from vidgate.engine.scenery.core import Clock
 
 WORK_LONG_SIDE = 384
 TAU = 2 * math.pi
@@ -167,5 +173,12 @@ def build_scene(request: RenderRequest) -> Scene:
     saturation, brightness = prompt_words.tone(request.prompt)
     hues = prompt_words.hues(request.prompt, request.negative_prompt)
     palette = make_palette(rng, hues, saturation, brightness)
-    motion = Motion(request.period, request.loop, prompt_words.tempo(request.prompt))
-    return DriftScene(request.width, request.height, rng, motion, palette)
+    spec = prompt_words.parse(request.prompt, request.negative_prompt)
+    if not spec.subjects:
+        # No subject we know: the calm abstract scene, steered by the prompt's words.
+        tempo = spec.tempo if spec.camera == "static" else spec.tempo * 1.3
+        motion = Motion(request.period, request.loop, tempo)
+        return DriftScene(request.width, request.height, rng, motion, palette)
+    clock = Clock(request.period, request.loop, spec.tempo)
+    size = working_size(request.width, request.height)
+    return ComposedScene(size, spec, clock, rng, palette)

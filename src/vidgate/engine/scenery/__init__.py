@@ -1,0 +1,1 @@
+"""Layers of the composed text-to-video scenes (sky, ground, subjects, effects)."""

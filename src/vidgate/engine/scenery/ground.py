@@ -1,0 +1,341 @@
+"""Ground layers seen in perspective: ocean, beach, rocks with spray, road with a car, city."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vidgate.engine.scenery.core import (
+    F32,
+    TAU,
+    Frame,
+    col,
+    mix,
+    noise_1d,
+    rgb,
+    sample1,
+    smoothstep,
+    tex_index,
+)
+from vidgate.engine.scenery.env import Env
+
+WRAP = 8.0  # forward travel wraps every WRAP units; ground patterns repeat with it
+
+
+def _sun_screen_x(env: Env, fr: Frame) -> float | None:
+    sun_x = getattr(env, "sun_x", None)
+    if sun_x is None:
+        return None
+    return (sun_x - fr.cam.offset(0.02)) * fr.cam.zoom_at(0.02)
+
+
+class Ocean:
+    """Water to the horizon: sky-tinted far off, deep near, rolling wave bands with foam
+    and a glitter path under the sun."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        light = env.light
+        water = light.water
+        if env.spec.tropical:
+            water = np.clip(rgb(0.0, 0.42, 0.5) * light.ambient, 0, 1)
+        self.water = water
+        self.far = np.clip(light.horizon * 0.85 + light.zenith * 0.1, 0, 1)
+        self.foam = np.clip(rgb(0.92, 0.95, 0.97) * light.ambient, 0, 1)
+        self.tex = env.noise(0)
+        self.glint = None if light.name in ("overcast", "dark") else col(light.sun)
+        self.k = TAU * 6 / WRAP  # whole wave cycles per wrap
+
+    def draw(self, img: np.ndarray, fr: Frame) -> None:
+        env = self.env
+        r0, z, u = fr.ground(env.ground_height)
+        if r0 >= env.h:
+            return
+        n = self.tex.shape[0]
+        scale = n / WRAP
+        fwd = fr.cam.forward
+        g = np.clip(z / 5.0, 0, 1) ** 0.5  # (rows, 1): 0 near, 1 far
+        base = self.water[:, None, None] + g[None] * (self.far - self.water)[:, None, None]
+        sea = img[:, r0:]
+        sea[:] = base
+        zz = z + fwd
+        warp = self.tex[tex_index(zz, scale, n), tex_index(u * 0.5, scale, n)]
+        ripple = self.tex[tex_index(zz * 2.0, scale, n), tex_index(u * 2.0 + 1.7, scale, n)]
+        phase = self.k * zz + 5.0 * warp - env.clock.angle(fr.t, 1.3)
+        wave = np.sin(phase)
+        near = np.exp(-z / 2.5)
+        shade = 0.07 * wave * (0.4 + near) + 0.16 * (ripple - 0.5) * (0.1 + near)
+        sea += shade[None] * (self.far + 0.2)[:, None, None]
+        foam = smoothstep(0.75, 1.0, wave * 0.7 + ripple * 0.5) * near * 0.85
+        mix(sea, foam[None], self.foam[:, None, None])
+        sun_x = _sun_screen_x(env, fr)
+        if self.glint is not None and sun_x is not None:
+            path = np.exp(-(((fr.sx - sun_x) / 0.12) ** 2)).astype(F32)
+            glit = smoothstep(0.55, 0.8, ripple) * path[None, :] * (1.0 - 0.5 * near)
+            sea += glit[None] * (self.glint * 0.8)
+
+
+class Beach:
+    """Sand with a curving waterline: the swash runs up and back, leaving wet sand and foam."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        rng = env.rng
+        light = env.light
+        self.line = noise_1d(rng, 1024, 2.2)
+        self.sand = np.clip(rgb(0.94, 0.83, 0.64) * light.ambient, 0, 1)
+        self.wet = self.sand * np.array([0.72, 0.7, 0.72], F32)
+        self.foam = np.clip(rgb(0.97, 0.98, 1.0) * light.ambient, 0, 1)
+        turq = rgb(0.1, 0.75, 0.72) if env.spec.tropical else rgb(0.25, 0.55, 0.6)
+        self.shallow = np.clip(turq * light.ambient, 0, 1)
+        self.tex = env.noise(1)
+        aerial = env.spec.camera == "flyover"
+        self.shore = 1.35 if aerial else 0.95  # distance of the waterline
+        self.slant = float(rng.choice([-1.0, 1.0])) * (0.5 if aerial else 0.25)
+        self.phase = float(rng.uniform(0, TAU))
+
+    def draw(self, img: np.ndarray, fr: Frame) -> None:
+        env = self.env
+        r0, z, u = fr.ground(env.ground_height)
+        if r0 >= env.h:
+            return
+        shore = self.shore + 0.3 * sample1(self.line, u, 64.0) + self.slant * np.sin(u * (TAU / 16))
+        run = 0.5 + 0.5 * math.sin(env.clock.angle(fr.t, 0.9) + self.phase)
+        edge = shore + 0.12 * run * (0.8 + 0.2 * np.sin(u * (TAU * 2 / 16)))  # water's reach
+        s = edge - z  # > 0: sand side
+        soft = 0.006 + 0.012 * z
+        ground = img[:, r0:]
+        shallow = np.clip(1.0 + s / 0.5, 0, 1) * 0.75
+        mix(ground, shallow[None], self.shallow[:, None, None])
+        sand = np.clip(s / soft + 0.5, 0, 1)
+        n = self.tex.shape[0]
+        grain = self.tex[tex_index(z * 2.0, n / WRAP, n), tex_index(u * 2.0, n / WRAP, n)]
+        # The band the swash wets, just above the waterline.
+        wet = np.where(z > shore - 0.14, np.clip((z - shore + 0.14) / 0.1, 0, 1), 0)
+        colour = self.sand[:, None, None] + wet[None] * (self.wet - self.sand)[:, None, None]
+        colour = colour * (0.95 + 0.1 * grain[None])
+        mix(ground, sand[None], colour)
+        foam = np.exp(-((s / (0.015 + 0.02 * z)) ** 2)) * (0.7 + 0.3 * run)
+        mix(ground, (foam * 0.9)[None], self.foam[:, None, None])
+
+
+class Rocks:
+    """Dark rocks in the foreground; waves burst into spray against them."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        rng = env.rng
+        xr = env.xr
+        side = float(rng.choice([-1.0, 1.0]))
+        self.rocks = [
+            (side * xr * float(rng.uniform(0.55, 0.8)), xr * float(rng.uniform(0.35, 0.55)),
+             float(rng.uniform(0.3, 0.45)), float(rng.uniform(0, TAU))),
+            (-side * xr * float(rng.uniform(0.6, 0.9)), xr * float(rng.uniform(0.2, 0.35)),
+             float(rng.uniform(0.18, 0.28)), float(rng.uniform(0, TAU))),
+        ]  # fmt: skip
+        self.line = noise_1d(rng, 1024, 1.6)
+        self.colour = np.clip(rgb(0.22, 0.2, 0.19) * env.light.ambient, 0, 1)
+        self.spray = np.clip(rgb(0.95, 0.97, 1.0) * env.light.ambient, 0, 1)
+        self.tex = env.noise(0)
+
+    def draw(self, img: np.ndarray, fr: Frame) -> None:
+        env = self.env
+        x, y = fr.view(0.85)
+        xs = x[0]
+        bottom = max(fr.horizon + 0.9, float(y[-1, 0]) + 0.05)  # the frame's bottom edge
+        heights = np.zeros_like(xs)
+        for cx, half, tall, _ in self.rocks:
+            shape = np.sqrt(np.clip(1 - ((xs - cx) / half) ** 2, 0, 1))
+            heights = np.maximum(heights, tall * shape)
+        heights *= 1 + 0.25 * sample1(self.line, xs, 90.0)
+        top = bottom - heights
+        px = env.pixel
+        mask = np.clip((y - top[None, :]) / px + 0.5, 0, 1) * (heights > 0.005)[None, :]
+        n = self.tex.shape[0]
+        rough = self.tex[tex_index(y[:, 0] * 2.5, n / 4, n)[:, None], tex_index(xs * 2.5, n / 4, n)]
+        slope = np.gradient(heights) / px if heights.size > 1 else np.zeros_like(heights)
+        if slope.size >= 15:
+            slope = np.convolve(slope, np.ones(15, F32) / 15, mode="same")
+        crest = np.exp(-np.clip(y - top[None, :], 0, None) / 0.08)
+        lit = 1.0 + crest * np.clip(0.7 * slope, -0.4, 0.7)[None, :]
+        shade = (0.55 + 0.9 * rough) * lit * (1.25 - 0.5 * np.clip(y - top[None, :], 0, 0.5))
+        mix(img, mask[None], self.colour[:, None, None] * shade[None])
+        # Spray: a burst above each rock, rising as the wave hits.
+        for cx, half, tall, phase in self.rocks:
+            beat = math.sin(env.clock.angle(fr.t, 1.1) + phase)
+            burst = max(0.0, beat) ** 2
+            if burst < 0.02:
+                continue
+            cy = bottom - tall - 0.1 * burst
+            rise = env.clock.travel(fr.t, 0.4, 4.0)
+            gx = np.exp(-(((xs - cx) / (half * (0.5 + 0.6 * burst))) ** 2))
+            gy = np.exp(-(((y[:, 0] - cy) / (0.12 + 0.18 * burst)) ** 2))
+            cloud = self.tex[
+                tex_index(y[:, 0] * 1.5 + rise, n / 4, n)[:, None], tex_index(xs * 1.5, n / 4, n)
+            ]
+            spray = smoothstep(0.35, 0.75, cloud) * np.outer(gy, gx) * burst
+            mix(img, spray[None], self.spray[:, None, None])
+
+
+class Road:
+    """A road running to the horizon (bending for a corner), dashes streaming past, and the
+    car it is about: seen from behind, swaying, tail lights glowing, beams ahead at night."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        rng = env.rng
+        light = env.light
+        amb = light.ambient
+        self.asphalt = np.clip(rgb(0.2, 0.2, 0.22) * amb, 0, 1)
+        if env.word("desert", "dust", "dusty", "sand"):
+            verge = rgb(0.78, 0.62, 0.42)
+        elif env.word("snow", "winter", "snowy"):
+            verge = rgb(0.9, 0.92, 0.96)
+        else:
+            verge = rgb(0.33, 0.45, 0.24)
+        self.verge = np.clip(verge * amb, 0, 1)
+        self.paint = np.clip(rgb(0.95, 0.93, 0.85) * amb, 0, 1)
+        self.tex = env.noise(1)
+        bend = env.word("corner", "curve", "drift", "drifting", "turn", "winding", "bend")
+        self.bend = float(rng.choice([-1.0, 1.0])) * (0.2 if bend else 0.03)
+        self.drifting = bend
+        hues = env.spec.hues
+        body = env.named(env.palette[2]) if hues else [
+            rgb(0.75, 0.08, 0.06), rgb(0.95, 0.55, 0.05), rgb(0.1, 0.25, 0.7), rgb(0.85, 0.85, 0.88)
+        ][int(rng.integers(0, 4))]  # fmt: skip
+        self.body = np.clip(np.asarray(body, F32) * (0.6 + 0.4 * amb), 0, 1)
+        self.glass = np.clip(light.horizon * 0.35 + 0.05, 0, 1)
+        self.night = light.night or light.name in ("dramatic", "overcast")
+        self.speed = 2.2
+        self.car_z = 0.8
+        env.anchor = None
+
+    def centre(self, z: np.ndarray | float, fr: Frame) -> np.ndarray | float:
+        sway = 0.05 * math.sin(self.env.clock.angle(fr.t, 0.3))
+        return self.bend * (z - self.car_z) ** 2 * 0.5 + sway * z
+
+    def draw(self, img: np.ndarray, fr: Frame) -> None:
+        env = self.env
+        r0, z, u = fr.ground(env.ground_height)
+        px = env.pixel
+        if r0 < env.h:
+            u = u - fr.cam.lateral  # the camera follows the car along the road
+            fwd = fr.cam.forward + env.clock.travel(fr.t, self.speed, WRAP)
+            d = np.abs(u - self.centre(z, fr))
+            pu = px * z * 1.2  # one pixel, in ground units, at each row
+            road = np.clip((0.62 - d) / pu + 0.5, 0, 1)
+            n = self.tex.shape[0]
+            grain = self.tex[tex_index(z + fwd, n / WRAP, n), tex_index(u, n / WRAP, n)]
+            ground = img[:, r0:]
+            ground[:] = self.verge[:, None, None] * (0.8 + 0.4 * grain[None])
+            fade = np.exp(-z / 9.0)
+            mix(ground, road[None], self.asphalt[:, None, None] * (0.9 + 0.2 * grain[None]))
+            edge = np.clip((0.035 - np.abs(d - 0.54)) / pu + 0.5, 0, 1)
+            dash = np.clip((0.025 - d) / pu + 0.5, 0, 1)
+            dash *= smoothstep(0.45, 0.55, np.abs(((z + fwd) % 1.0) - 0.5) * 2) * fade
+            mix(ground, (np.maximum(edge * fade, dash) * 0.9)[None], self.paint[:, None, None])
+            if self.night:
+                beam = np.exp(-(((u - self.centre(z, fr)) / (0.12 + 0.12 * z)) ** 2))
+                beam *= (z > self.car_z) * np.exp(-(z - self.car_z) / 2.5) * 0.6
+                ground += beam[None] * col(rgb(1.0, 0.92, 0.75))
+        self._car(img, fr)
+
+    def _car(self, img: np.ndarray, fr: Frame) -> None:
+        env = self.env
+        cam = fr.cam
+        zoom = cam.zoom_at(0.8)
+        screen_h = (env.ground_height / self.car_z) * zoom
+        by = fr.horizon - cam.tilt + screen_h
+        s = 0.62 * zoom / self.car_z  # screen units per car unit
+        sway = math.sin(env.clock.angle(fr.t, 0.7))
+        bx = (float(self.centre(self.car_z, fr)) / self.car_z - cam.pan * 0.8) * zoom
+        bx += 0.06 * sway
+        skew = (0.35 * np.sign(self.bend) if self.drifting else 0.0) + 0.05 * sway
+        c0 = max(0, int(np.searchsorted(fr.sx, bx - 0.75 * s)))
+        c1 = int(np.searchsorted(fr.sx, bx + 0.75 * s))
+        r0 = max(0, int(np.searchsorted(fr.sy, by - 0.75 * s)))
+        r1 = int(np.searchsorted(fr.sy, by + 0.12 * s))
+        env.anchor = (bx - 0.15 * s, by - 0.05 * s, s)  # behind the rear wheels
+        if c0 >= c1 or r0 >= r1:
+            return
+        big_x = (fr.sx[c0:c1][None, :] - bx) / s
+        big_y = (by - fr.sy[r0:r1][:, None]) / s
+        big_x = big_x - skew * big_y
+        aa = env.pixel / s
+
+        def box(x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
+            hx = np.clip((np.minimum(big_x - x0, x1 - big_x)) / aa + 0.5, 0, 1)
+            hy = np.clip((np.minimum(big_y - y0, y1 - big_y)) / aa + 0.5, 0, 1)
+            return hx * hy
+
+        patch = img[:, r0:r1, c0:c1]
+        shadow = np.exp(-((big_x / 0.6) ** 2) - ((big_y / 0.07) ** 2)) * 0.6
+        patch *= 1 - shadow[None]
+        dark = col(rgb(0.04, 0.04, 0.045))
+        for x0 in (-0.47, 0.31):
+            mix(patch, box(x0, x0 + 0.16, 0.0, 0.2)[None], dark)
+        body = box(-0.48, 0.48, 0.08, 0.36)
+        shade = np.clip(0.7 + 0.9 * (big_y - 0.08), 0.6, 1.1)
+        mix(patch, body[None], self.body[:, None, None] * shade[None])
+        slope = 0.45 * (big_y - 0.36)
+        cabin = box(-0.38, 0.38, 0.35, 0.6) * np.clip((0.38 - slope - np.abs(big_x)) / aa, 0, 1)
+        mix(patch, cabin[None], self.body[:, None, None] * 0.8)
+        window = box(-0.33, 0.33, 0.39, 0.56) * np.clip((0.33 - slope - np.abs(big_x)) / aa, 0, 1)
+        mix(patch, window[None], self.glass[:, None, None] * (0.7 + 0.8 * (big_y - 0.39))[None])
+        lamps = box(-0.44, -0.28, 0.26, 0.32) + box(0.28, 0.44, 0.26, 0.32)
+        red = col(rgb(1.0, 0.12, 0.08))
+        mix(patch, lamps[None], red)
+        if self.night:
+            for lx in (-0.36, 0.36):
+                glow = np.exp(-(((big_x - lx) / 0.16) ** 2) - (((big_y - 0.29) / 0.09) ** 2))
+                patch += glow[None] * (red * 0.8)
+        mix(patch, box(-0.09, 0.09, 0.14, 0.2)[None], col(rgb(0.85, 0.85, 0.8)))
+
+
+class City:
+    """A skyline on the horizon with lit windows (warm at night, glinting by day)."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        rng = env.rng
+        samples, span = 2048, 16.0
+        heights = np.zeros(samples, F32)
+        pos = 0
+        while pos < samples:
+            width = int(rng.integers(18, 46))
+            tall = float(rng.uniform(0.12, 0.45)) * (1.8 if rng.uniform() < 0.15 else 1.0)
+            heights[pos : pos + width - 3] = tall
+            heights[pos + width - 3 : pos + width] = tall * 0.3
+            pos += width
+        self.heights = heights[:samples]
+        self.scale = samples / span
+        self.table = rng.uniform(0, 1, 1021).astype(F32)
+        night = env.light.night
+        self.wall = np.clip(
+            (rgb(0.04, 0.05, 0.09) if night else rgb(0.42, 0.47, 0.56) * env.light.ambient)
+            + env.light.horizon * 0.08,
+            0,
+            1,
+        )
+        self.window = col(rgb(1.0, 0.78, 0.45) if night else rgb(0.85, 0.9, 0.95))
+        self.lit_share = 0.45 if night else 0.2
+
+    def draw(self, img: np.ndarray, fr: Frame) -> None:
+        env = self.env
+        x, y = fr.view(0.45)
+        xs = x[0]
+        tall = self.heights[tex_index(xs, self.scale, self.heights.shape[0])]
+        top = fr.horizon - tall
+        px = env.pixel
+        mask = np.clip((y - top[None, :]) / px + 0.5, 0, 1)
+        mix(img, mask[None], self.wall[:, None, None])
+        cx, cy = xs * 32.0, y[:, 0] * 40.0
+        fx, fy = cx - np.floor(cx), cy - np.floor(cy)
+        ix, iy = np.floor(cx).astype(np.int64), np.floor(cy).astype(np.int64)
+        pane = (np.abs(fx - 0.5) < 0.28)[None, :] & (np.abs(fy - 0.5) < 0.25)[:, None]
+        key = (ix[None, :] * 7 + iy[:, None] * 131) % self.table.shape[0]
+        on = (self.table[key] < self.lit_share) & pane
+        blink = 0.85 + 0.15 * math.sin(self.env.clock.angle(fr.t, 1.0))
+        light = on * mask * (y < fr.horizon - 0.02) * (0.7 + 0.3 * self.table[(key + 5) % 1021])
+        img += (light * blink)[None] * self.window
