@@ -54,6 +54,9 @@ async def test_async_job_runs_to_a_real_mp4(harness: Harness) -> None:
     assert job["createdAt"].endswith("Z") and job["completedAt"].endswith("Z")
     assert job["inputParams"]["prompt"] == body["prompt"]
     assert isinstance(job["inputParams"]["seed"], int)
+    # prompt_optimizer is on by default: the prompt as rendered is shown
+    assert job["outputData"]["optimized_prompt"].startswith("Ocean waves crashing on rocks, ")
+    assert job["outputData"]["optimized_prompt"] != body["prompt"]
     video = job["outputData"]["video"]
     assert (video["width"], video["height"]) == (1280, 720)
     assert video["thumbnail_url"].startswith("http://testserver/files/")
@@ -266,3 +269,12 @@ async def test_sync_request_whose_job_is_cancelled_is_a_409(harness: Harness) ->
     response = await request
     assert response.status_code == 409
     assert response.json() == {"error": "Video generation was cancelled", "id": jobs[0]["id"]}
+
+
+async def test_prompt_optimizer_off_renders_the_prompt_as_given(harness: Harness) -> None:
+    key = await harness.key()
+    body = {"prompt": "ocean", "duration_seconds": 1, "prompt_optimizer": False}
+    job_id = (await harness.client.post(f"{GEN}?async=true", json=body, headers=auth(key))).json()["id"]
+    job = (await harness.client.get(f"/api/v1/jobs/{job_id}?poll=true", headers=auth(key))).json()
+    assert job["status"] == "completed"
+    assert "optimized_prompt" not in job["outputData"]

@@ -131,6 +131,9 @@ class JobOutput(BaseModel):
     video: JobVideo
     seed: int | None = None
     provider: str | None = None
+    optimized_prompt: str | None = Field(
+        default=None, description="The prompt as rendered, when prompt_optimizer expanded it"
+    )
 
 
 class JobOut(BaseModel):

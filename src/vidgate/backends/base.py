@@ -37,6 +37,7 @@ class BackendResult:
     fps: float
     duration_seconds: float
     poster_path: Path | None = None  # a JPEG still of the video, when the backend makes one
+    optimized_prompt: str | None = None  # the prompt as the backend expanded it, if it did
 
 
 class Backend(ABC):

@@ -14,7 +14,7 @@ from typing import Any
 
 from vidgate.backends.base import Backend, BackendResult, JobContext
 from vidgate.backends.errors import BackendCancelled, BackendError
-from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, render
+from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, optimize_prompt, render
 from vidgate.media.dimensions import output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
 
@@ -26,6 +26,14 @@ CANCEL_GRACE_SECONDS = 5.0
 # fork is unsafe, and spawn would re-import everything for every job.
 _MP = multiprocessing.get_context("forkserver")
 _MP.set_forkserver_preload(["vidgate.engine"])
+
+
+def rendered_prompt(params: dict[str, Any]) -> str:
+    """The prompt the engine renders: expanded with camera and light defaults when the
+    request keeps `prompt_optimizer` on (the seed's default)."""
+    if params.get("prompt_optimizer", True):
+        return optimize_prompt(params["prompt"])
+    return str(params["prompt"])
 
 
 class LocalBackend(Backend):
@@ -42,6 +50,7 @@ class LocalBackend(Backend):
         return BackendResult(
             video_path=out_path,
             poster_path=poster_path,
+            optimized_prompt=request.prompt if ctx.params.get("prompt_optimizer", True) else None,
             width=result["width"],
             height=result["height"],
             fps=result["fps"],
@@ -66,7 +75,7 @@ class LocalBackend(Backend):
                 raise BackendError(str(exc)) from exc
         return RenderRequest(
             mode=params["mode"],
-            prompt=params["prompt"],
+            prompt=rendered_prompt(params),
             negative_prompt=params.get("negative_prompt"),
             width=width,
             height=height,

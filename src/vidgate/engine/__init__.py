@@ -4,6 +4,7 @@ Everything is procedural (numpy, Pillow, PyAV/libx264); no model weights are loa
 """
 
 from vidgate.engine.errors import EngineError, RenderCancelled, SourceMediaError
+from vidgate.engine.prompt import optimize_prompt
 from vidgate.engine.render import render
 from vidgate.engine.request import RenderRequest, RenderResult
 
@@ -13,5 +14,6 @@ __all__ = [
     "RenderRequest",
     "RenderResult",
     "SourceMediaError",
+    "optimize_prompt",
     "render",
 ]

@@ -129,6 +129,8 @@ class Executor:
             "seed": job.input_params.get("seed"),
             "provider": job.provider,
         }
+        if result.optimized_prompt is not None:
+            output["optimized_prompt"] = result.optimized_prompt
         spec = get_model(job.model)
         assert spec is not None, f"job {job.id} names a model missing from the catalog"
         charged = spec.price(min(result.duration_seconds, float(job.input_params["duration_seconds"])))
