@@ -13,6 +13,7 @@ def test_all_is_sorted_and_complete() -> None:
         "RenderRequest",
         "RenderResult",
         "SourceMediaError",
+        "optimize_prompt",
         "render",
     }
     for name in engine.__all__:
