@@ -81,3 +81,16 @@ def test_effects_loop_and_repeat(landscape: Path) -> None:
     assert np.abs(first - end).mean() <= max(1.0, 3 * step)
     again = open_source(request(**kwargs))
     assert np.array_equal(_luma(again, 0.7), _luma(open_source(request(**kwargs)), 0.7))
+
+
+def test_parallax_moves_near_rows_further_than_far_ones(landscape: Path) -> None:
+    assert choose_motion("slow drone pan over the field").parallax
+    source = open_source(request(mode="image_to_video", prompt="tracking shot", source_image=landscape,
+                                 width=SIZE[0], height=SIZE[1], duration_seconds=4))
+    plain = open_source(request(mode="image_to_video", prompt="tracking shot", source_image=landscape,
+                                width=SIZE[0], height=SIZE[1], duration_seconds=4))
+    plain._effects = None  # type: ignore[attr-defined]  # the same camera move without parallax
+    start, end = _luma(source, 0.0) - _luma(plain, 0.0), _luma(source, 3.9) - _luma(plain, 3.9)
+    near, far = slice(150, 180), slice(0, 30)
+    assert np.abs(start[near]).mean() > np.abs(start[far]).mean() + 1
+    assert np.abs(end[near]).mean() > np.abs(end[far]).mean() + 1

@@ -4,6 +4,7 @@
     "water", "ocean", "lake", "river"      the lower part shimmers
     "flicker", "candle", "fire", "neon"    the light flickers
     "clouds", "sky"                        soft clouds drift across the top
+    "pan", "tracking", "drone", "parallax"  parallax: nearer parts slide further than far ones
 
 Everything works on the luma plane of the framed picture (sway moves the chroma planes too),
 with numpy, after the camera move; all motion is periodic over the clip when it loops.
@@ -19,6 +20,7 @@ import numpy as np
 from vidgate.engine import prompt as prompt_words
 
 SWAY_PIXELS = 0.006  # of the frame width
+PARALLAX_PIXELS = 0.02  # sideways travel of the nearest row relative to the farthest
 SHIMMER_PIXELS = 0.004
 FLICKER_DEPTH = 0.08
 CLOUD_STRENGTH = 60.0  # luma levels added at the densest cloud
@@ -30,10 +32,11 @@ class ImageMotion:
     shimmer: bool
     flicker: bool
     clouds: bool
+    parallax: bool = False
 
     @property
     def any(self) -> bool:
-        return self.sway or self.shimmer or self.flicker or self.clouds
+        return self.sway or self.shimmer or self.flicker or self.clouds or self.parallax
 
 
 def choose_motion(prompt: str, negative_prompt: str | None = None) -> ImageMotion:
@@ -47,6 +50,7 @@ def choose_motion(prompt: str, negative_prompt: str | None = None) -> ImageMotio
         shimmer=asked("water", "ocean", "sea", "lake", "river", "waves", "reflection", "shimmer"),
         flicker=asked("flicker", "flickering", "candle", "candlelight", "fire", "firelight", "neon"),
         clouds=asked("cloud", "clouds", "cloudy", "sky"),
+        parallax=asked("pan", "pans", "panning", "tracking", "drone", "aerial", "parallax", "dolly"),
     )
 
 
@@ -68,9 +72,20 @@ class MotionEffects:
         self._columns = np.arange(width)
         self._clouds = _periodic_noise(rng, height // 2 + 1, width) if motion.clouds else None
         self._flicker_phases = rng.uniform(0, 2 * math.pi, size=3)
+        # Depth estimated from a ground plane: the lower a row, the nearer it is.
+        self._nearness = rows**2
 
     def apply(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, t: float) -> None:
         """Change the planes in place for time t."""
+        if self.motion.parallax:
+            if self.loop:
+                travel = math.sin(self._phase(t, 1 / self.period))
+            else:
+                travel = 2 * t / self.period - 1
+            offsets = PARALLAX_PIXELS * self.width * self._nearness * travel
+            _shift_rows(y, offsets)
+            _shift_rows(u, offsets[::2][: u.shape[0]] / 2)
+            _shift_rows(v, offsets[::2][: v.shape[0]] / 2)
         if self.motion.sway:
             offsets = SWAY_PIXELS * self.width * self._upper * math.sin(self._phase(t, 0.4))
             offsets = offsets * np.cos(self._row_phase * 0.3)
