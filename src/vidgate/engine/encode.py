@@ -89,10 +89,10 @@ class Mp4Writer:
         self._stream = stream
         return self
 
-    def write(self, frame: av.VideoFrame) -> None:
-        if self._container is None or self._stream is None:
-            raise RuntimeError("Mp4Writer.write() outside its with-block")
-        out = self._reformatter.reformat(
+    def convert(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """The frame as the encoder takes it: yuv420p at the output size. Safe to call from
+        one other thread while `write` encodes the previous frame."""
+        return self._reformatter.reformat(
             frame,
             width=self.width,
             height=self.height,
@@ -102,6 +102,11 @@ class Mp4Writer:
             interpolation=Interpolation.BICUBIC,
             threads=1,  # measured faster than auto here; the encoder has the other cores
         )
+
+    def write(self, frame: av.VideoFrame, *, converted: bool = False) -> None:
+        if self._container is None or self._stream is None:
+            raise RuntimeError("Mp4Writer.write() outside its with-block")
+        out = frame if converted else self.convert(frame)
         out.pts = self.frames_written
         out.time_base = self._time_base
         for packet in self._stream.encode(out):

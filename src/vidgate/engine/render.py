@@ -93,16 +93,20 @@ def render(
             Mp4Writer(out_path, request.width, request.height, fps) as writer,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidgate-frames") as maker,
         ):
-            # The next frame is made while the encoder (which releases the GIL) works on
-            # this one. One thread, in order: sources may keep state from frame to frame.
-            upcoming = maker.submit(source.frame, 0.0)
+            # The next frame is made and converted while the encoder (which releases the GIL)
+            # works on this one. One thread, in order: sources keep state between frames.
+            def make(index: int) -> tuple[av.VideoFrame, av.VideoFrame]:
+                frame = source.frame(index / fps)
+                return frame, writer.convert(frame)
+
+            upcoming = maker.submit(make, 0)
             for index in range(frame_count):
                 if should_cancel is not None and should_cancel():
                     raise RenderCancelled("render cancelled")
-                frame = upcoming.result()
+                frame, converted = upcoming.result()
                 if index + 1 < frame_count:
-                    upcoming = maker.submit(source.frame, (index + 1) / fps)
-                writer.write(frame)
+                    upcoming = maker.submit(make, index + 1)
+                writer.write(converted, converted=True)
                 if poster_path is not None and index == frame_count // 2:
                     save_poster(frame, poster_path, request.width, request.height)
                 report(_FRAMES_SHARE * (index + 1) / frame_count)
