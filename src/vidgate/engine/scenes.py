@@ -22,37 +22,15 @@ import numpy as np
 from vidgate.engine import prompt as prompt_words
 from vidgate.engine.request import RenderRequest
 from vidgate.engine.scenery.compose import ComposedScene
-from vidgate.engine.scenery.core import Clock
+from vidgate.engine.scenery.core import TAU, Clock
 
 WORK_LONG_SIDE = 384
-TAU = 2 * math.pi
 
 
 class Scene(Protocol):
     def frame(self, t: float) -> np.ndarray:
         """The frame at time ``t``: (h, w, 3) uint8 RGB at the scene's working size."""
         ...
-
-
-@dataclass(frozen=True)
-class Motion:
-    """Turns speeds into angles; when looping, every oscillator makes whole cycles per clip.
-
-    That makes the animation periodic with the clip's length, so the last frame flows into
-    the first one (phase = 2*pi*cycles*t/T).
-    """
-
-    period: float
-    loop: bool
-    tempo: float = 1.0
-
-    def angle(self, t: float, speed: float) -> float:
-        """Angle in radians at time ``t`` of an oscillator turning ``speed`` rad/s."""
-        speed *= self.tempo
-        if not self.loop:
-            return speed * t
-        cycles = max(1, round(abs(speed) * self.period / TAU))
-        return math.copysign(TAU * cycles * t / self.period, speed)
 
 
 def working_size(width: int, height: int, long_side: int = WORK_LONG_SIDE) -> tuple[int, int]:
@@ -103,7 +81,7 @@ class DriftScene:
     """
 
     def __init__(
-        self, width: int, height: int, rng: np.random.Generator, motion: Motion, palette: np.ndarray
+        self, width: int, height: int, rng: np.random.Generator, motion: Clock, palette: np.ndarray
     ) -> None:
         self.motion = motion
         self.size = working_size(width, height)
@@ -177,7 +155,7 @@ def build_scene(request: RenderRequest) -> Scene:
     if not spec.subjects:
         # No subject we know: the calm abstract scene, steered by the prompt's words.
         tempo = spec.tempo if spec.camera == "static" else spec.tempo * 1.3
-        motion = Motion(request.period, request.loop, tempo)
+        motion = Clock(request.period, request.loop, tempo)
         return DriftScene(request.width, request.height, rng, motion, palette)
     clock = Clock(request.period, request.loop, spec.tempo)
     size = working_size(request.width, request.height)
