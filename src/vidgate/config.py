@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("FAL_KEY", "VIDGATE_FAL_KEY", "fal_key"),
         description="fal.ai API key; without it, live keys cannot use fal models.",
     )
+    fal_queue_url: str = Field(
+        default="https://queue.fal.run",
+        description="fal's queue API; tests point it at a local fake.",
+    )
     job_lease_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vidgate.auth.cache import AuthenticatedKey, key_cache
 from vidgate.backends.base import Backend
+from vidgate.backends.fal import FalBackend
 from vidgate.backends.local import LocalBackend
 from vidgate.cache import ExpiringCache
 from vidgate.config import Settings
@@ -62,6 +63,12 @@ class Runtime:
         backends: dict[str, Backend] = {
             "local": LocalBackend(max_source_bytes=settings.max_source_bytes)
         }
+        if settings.fal_key:
+            backends["fal"] = FalBackend(
+                key=settings.fal_key,
+                queue_url=settings.fal_queue_url,
+                max_download_bytes=settings.max_source_bytes,
+            )
         executor = Executor(
             sessions=sessions,
             events=events,

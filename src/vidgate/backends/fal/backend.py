@@ -1,0 +1,130 @@
+"""fal.ai as a backend: one queue request per job, resumable after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import av
+import httpx
+
+from vidgate.backends.base import Backend, BackendResult, JobContext
+from vidgate.backends.errors import BackendCancelled, BackendError
+from vidgate.backends.fal.inputs import model_input
+from vidgate.backends.fal.queue import FalError, FalQueue, Handle
+from vidgate.engine.poster import save_poster
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_URL = "https://queue.fal.run"
+POLL_FIRST_SECONDS = 0.5
+POLL_MAX_SECONDS = 5.0
+QUEUED_PROGRESS = 0.02
+# While fal runs the model it says nothing of how far it is: progress creeps towards this.
+RUNNING_PROGRESS_CEILING = 0.9
+RUNNING_HALF_LIFE_SECONDS = 30.0
+DOWNLOADED_PROGRESS = 0.97
+
+
+class FalBackend(Backend):
+    name = "fal"
+
+    def __init__(
+        self, *, key: str, queue_url: str = DEFAULT_QUEUE_URL, max_download_bytes: int,
+        http: httpx.AsyncClient | None = None, poll_first_seconds: float = POLL_FIRST_SECONDS,
+    ) -> None:
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(120, connect=30))
+        self.queue = FalQueue(self.http, key=key, base_url=queue_url)
+        self.max_download_bytes = max_download_bytes
+        self.poll_first_seconds = poll_first_seconds
+
+    async def run(self, ctx: JobContext) -> BackendResult:
+        try:
+            handle = await self._handle(ctx)
+            await self._wait(handle, ctx)
+            return await self._fetch(handle, ctx)
+        except FalError as exc:
+            raise BackendError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self.http.aclose()
+
+    async def _handle(self, ctx: JobContext) -> Handle:
+        """The job's fal request: the one stored with the job (a restart resumes it), or a new
+        one, stored before anything else happens."""
+        if ctx.state and "request_id" in ctx.state:
+            return Handle.from_state(ctx.state)
+        if ctx.cancelled.is_set():
+            raise BackendCancelled()
+        handle = await self.queue.submit(ctx.model, model_input(ctx.model, ctx.params))
+        if ctx.save_state is not None:
+            await ctx.save_state(handle.as_state())
+        return handle
+
+    async def _wait(self, handle: Handle, ctx: JobContext) -> None:
+        delay = self.poll_first_seconds
+        loop = asyncio.get_running_loop()
+        running_since: float | None = None
+        while True:
+            status = await self.queue.status(handle)
+            state = status.get("status")
+            if state == "COMPLETED":
+                if status.get("error"):
+                    raise BackendError(f"fal.ai could not make the video: {status['error']}")
+                return
+            if state == "IN_PROGRESS":
+                running_since = running_since or loop.time()
+                elapsed = loop.time() - running_since
+                share = 1 - 0.5 ** (elapsed / RUNNING_HALF_LIFE_SECONDS)
+                ctx.report_progress(QUEUED_PROGRESS + (RUNNING_PROGRESS_CEILING - QUEUED_PROGRESS) * share)
+            else:
+                ctx.report_progress(QUEUED_PROGRESS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.cancelled.wait(), delay)
+            if ctx.cancelled.is_set():
+                await self.queue.cancel(handle)
+                raise BackendCancelled()
+            delay = min(POLL_MAX_SECONDS, delay * 1.5)
+
+    async def _fetch(self, handle: Handle, ctx: JobContext) -> BackendResult:
+        result = await self.queue.result(handle)
+        video = result.get("video")
+        if not isinstance(video, dict) or not video.get("url"):
+            raise BackendError("fal.ai finished without a video")
+        path = ctx.work_dir / "video.mp4"
+        await self.queue.download(str(video["url"]), path, max_bytes=self.max_download_bytes)
+        ctx.report_progress(DOWNLOADED_PROGRESS)
+        poster = ctx.work_dir / "poster.jpg"
+        width, height, fps, duration = await asyncio.to_thread(_probe, path, poster)
+        return BackendResult(
+            video_path=path, width=width, height=height, fps=fps, duration_seconds=duration,
+            poster_path=poster,
+        )
+
+
+def _probe(path: Path, poster: Path) -> tuple[int, int, float, float]:
+    """Size, fps and duration of the file itself (most fal models do not report them), and its
+    middle frame as the poster."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = float((container.duration or 0) / av.time_base)
+            container.seek(int(duration / 2 / float(stream.time_base)) if stream.time_base else 0,
+                           stream=stream)
+            for frame in container.decode(stream):
+                save_poster(frame, poster, width, height)
+                break
+    except (av.FFmpegError, IndexError, ValueError) as exc:
+        raise BackendError("the file fal.ai returned is not a readable video") from exc
+    return width, height, round(fps, 3), round(duration, 3)
+
+

@@ -1,0 +1,409 @@
+"""A fake of fal.ai's queue HTTP API (see /work/shared/reference/fal-queue-and-models.md, section 1).
+
+Serve it with `tests/live_server.py: serve_in_thread(fake.app)` and set `fake.base_url` to the URL
+it yields; the submit response then carries status/response/cancel URLs on that base and result
+files are served from `{base_url}/files/{request_id}.mp4`.
+
+Behaviour knobs are plain attributes read when a request arrives; the per-job ones (polls, outcome,
+video settings) are captured at submit time, so changing them affects only later submissions.
+
+The server runs in another thread (handlers are sync and run in uvicorn's threadpool), so all
+state is guarded by one `threading.Lock`; tests may read `submissions` and `cancels` directly.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import av
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+OUTCOMES = ("ok", "validation_error", "content_policy", "error_completed")
+
+LOCKED_DETAIL = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+VALIDATION_DETAIL = [{"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}]
+CONTENT_POLICY_DETAIL = [
+    {
+        "loc": ["body", "prompt"],
+        "msg": (
+            "The content could not be processed because it contained material flagged by a content checker."
+        ),
+        "type": "content_policy_violation",
+    }
+]
+RUNNER_ERROR = "Internal error in the model runner"
+RUNNER_ERROR_TYPE = "internal_server_error"
+CANCELLED_ERROR = "Request was cancelled"
+CANCELLED_ERROR_TYPE = "request_cancelled"
+SCHEDULING_DETAIL = "Failed to schedule a runner for the request"
+SCHEDULING_ERROR_TYPE = "runner_scheduling_failure"
+SEED = 123
+INFERENCE_TIME = 1.2
+
+
+@dataclass
+class Submission:
+    model_id: str
+    body: dict[str, Any]
+    headers: dict[str, str]  # lower-case header names
+    query: dict[str, str]
+    request_id: str
+    webhook: str | None = None  # the `fal_webhook` query parameter, recorded, never called
+
+
+@dataclass
+class _Job:
+    request_id: str
+    owner: str
+    app: str
+    polls_in_queue: int
+    polls_in_progress: int
+    outcome: str
+    video: tuple[int, int, int, float]  # width, height, fps, seconds
+    steps: int = 0  # status calls answered so far
+    completed: bool = False
+    cancelled: bool = False
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _DroppedResponse(Response):
+    """Starts a 200 response, sends part of the body, then ends the ASGI call: the server closes the
+    connection and the client sees an incomplete response (httpx: RemoteProtocolError)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"request_id": "', "more_body": True})
+
+
+_video_cache: dict[tuple[int, int, int, float], bytes] = {}
+_video_lock = threading.Lock()
+
+
+def render_mp4(width: int, height: int, fps: int, seconds: float) -> bytes:
+    """A small H.264 MP4 (yuv420p; width and height must be even) of a few solid colours,
+    round(fps * seconds) frames long. Cached per setting."""
+    key = (width, height, fps, seconds)
+    with _video_lock:
+        cached = _video_cache.get(key)
+        if cached is not None:
+            return cached
+        n_frames = max(1, round(fps * seconds))
+        colours = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 220, 40)]
+        images = [np.full((height, width, 3), c, dtype=np.uint8) for c in colours]
+        buffer = io.BytesIO()
+        with av.open(buffer, mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width = width
+            stream.height = height
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"preset": "ultrafast", "tune": "stillimage"}
+            per_colour = max(1, n_frames // len(images))
+            for i in range(n_frames):
+                image = images[min(i // per_colour, len(images) - 1)]
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = i
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        data = buffer.getvalue()
+        _video_cache[key] = data
+        return data
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class FakeFal:
+    def __init__(self, *, key: str = "fal-test-key") -> None:
+        self.key = key
+        self.base_url: str = ""  # falls back to the request's own base URL when empty
+        self.submissions: list[Submission] = []
+        self.cancels: list[str] = []
+        # knobs
+        self.polls_in_queue: int = 1
+        self.polls_in_progress: int = 2
+        self.outcome: str = "ok"
+        self.submit_status: int | None = None
+        self.status_failures: int = 0
+        self.drop_submit_response: bool = False
+        self.video_size: tuple[int, int] = (1280, 720)
+        self.video_seconds: float = 6.0
+        self.video_fps: int = 25
+
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self._counter = itertools.count(1)
+        self.app = self._build_app()
+
+    def finish(self, request_id: str) -> None:
+        """Let a submitted job's next status call report COMPLETED (the model is done)."""
+        with self._lock:
+            job = self._jobs[request_id]
+            job.polls_in_queue = min(job.polls_in_queue, job.steps)
+            job.polls_in_progress = max(0, job.steps - job.polls_in_queue)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _base(self, request: Request) -> str:
+        return (self.base_url or str(request.base_url)).rstrip("/")
+
+    def _authorized(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Key {self.key}"
+
+    @staticmethod
+    def _unauthorized() -> JSONResponse:
+        return JSONResponse({"detail": "Unauthorized"}, status_code=401)
+
+    def _job_url(self, request: Request, job: _Job) -> str:
+        return f"{self._base(request)}/{job.owner}/{job.app}/requests/{job.request_id}"
+
+    def _find(self, owner: str, app: str, request_id: str) -> _Job | None:
+        job = self._jobs.get(request_id)
+        if job is None or job.owner != owner or job.app != app:
+            return None
+        return job
+
+    def _take_status_failure(self) -> JSONResponse | None:
+        """Under the lock. Answers 503 while `status_failures` is positive."""
+        if self.status_failures <= 0:
+            return None
+        self.status_failures -= 1
+        return JSONResponse(
+            {"detail": SCHEDULING_DETAIL, "error_type": SCHEDULING_ERROR_TYPE},
+            status_code=503,
+            headers={"X-Fal-Error-Type": SCHEDULING_ERROR_TYPE},
+        )
+
+    def _phase(self, job: _Job) -> str:
+        """The phase the next status call reports. A job counts as completed (result available,
+        cancel refused) only once a status call has reported COMPLETED."""
+        if job.completed:
+            return "COMPLETED"
+        if job.steps < job.polls_in_queue:
+            return "IN_QUEUE"
+        if job.steps < job.polls_in_queue + job.polls_in_progress:
+            return "IN_PROGRESS"
+        return "COMPLETED"
+
+    # -- the app ---------------------------------------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="fake fal queue", openapi_url=None, docs_url=None, redoc_url=None)
+
+        @app.get("/files/{file_name}")
+        def get_file(file_name: str) -> Response:
+            request_id = file_name.removesuffix(".mp4")
+            with self._lock:
+                job = self._jobs.get(request_id)
+                ready = job is not None and job.completed and not job.cancelled and job.outcome == "ok"
+            if not file_name.endswith(".mp4") or job is None or not ready:
+                return JSONResponse({"detail": "Not Found"}, status_code=404)
+            return Response(render_mp4(*job.video), media_type="video/mp4")
+
+        @app.get("/{owner}/{app_name}/requests/{request_id}/status")
+        def get_status(
+            owner: str, app_name: str, request_id: str, request: Request, logs: str = "0"
+        ) -> Response:
+            if not self._authorized(request):
+                return self._unauthorized()
+            want_logs = logs.lower() in ("1", "true")
+            with self._lock:
+                job = self._find(owner, app_name, request_id)
+                if job is None:
+                    return JSONResponse({"detail": "Request not found"}, status_code=404)
+                failure = self._take_status_failure()
+                if failure is not None:
+                    return failure
+                url = self._job_url(request, job)
+                if job.cancelled:
+                    return JSONResponse(
+                        {
+                            "status": "COMPLETED",
+                            "logs": list(job.logs) if want_logs else None,
+                            "response_url": url,
+                            "error": CANCELLED_ERROR,
+                            "error_type": CANCELLED_ERROR_TYPE,
+                        }
+                    )
+                phase = self._phase(job)
+                step = job.steps
+                job.steps += 1
+                if phase == "IN_QUEUE":
+                    return JSONResponse(
+                        {
+                            "status": "IN_QUEUE",
+                            "queue_position": max(job.polls_in_queue - 1 - step, 0),
+                            "response_url": url,
+                        },
+                        status_code=202,
+                    )
+                if phase == "IN_PROGRESS":
+                    n = step - job.polls_in_queue + 1
+                    job.logs.append(
+                        {"message": f"Generating: step {n}/{job.polls_in_progress}", "timestamp": _now(),
+                         "level": "INFO", "source": "user"}
+                    )
+                    return JSONResponse(
+                        {"status": "IN_PROGRESS", "logs": list(job.logs) if want_logs else None,
+                         "response_url": url},
+                        status_code=202,
+                    )
+                if not job.completed:
+                    job.completed = True
+                    failed = job.outcome == "error_completed"
+                    job.logs.append(
+                        {"message": RUNNER_ERROR if failed else "Done", "timestamp": _now(),
+                         "level": "ERROR" if failed else "INFO", "source": "user"}
+                    )
+                body: dict[str, Any] = {
+                    "status": "COMPLETED",
+                    "logs": list(job.logs) if want_logs else None,
+                    "metrics": {"inference_time": INFERENCE_TIME},
+                    "response_url": url,
+                }
+                if job.outcome == "error_completed":
+                    body["error"] = RUNNER_ERROR
+                    body["error_type"] = RUNNER_ERROR_TYPE
+                return JSONResponse(body)
+
+        @app.get("/{owner}/{app_name}/requests/{request_id}")
+        def get_result(owner: str, app_name: str, request_id: str, request: Request) -> Response:
+            if not self._authorized(request):
+                return self._unauthorized()
+            with self._lock:
+                job = self._find(owner, app_name, request_id)
+                if job is None:
+                    return JSONResponse({"detail": "Request not found"}, status_code=404)
+                failure = self._take_status_failure()
+                if failure is not None:
+                    return failure
+                if job.cancelled:
+                    return JSONResponse({"detail": CANCELLED_ERROR}, status_code=400)
+                if not job.completed:
+                    return JSONResponse({"detail": "Request is still in progress"}, status_code=400)
+                outcome, video = job.outcome, job.video
+            if outcome == "validation_error":
+                return JSONResponse({"detail": VALIDATION_DETAIL}, status_code=422,
+                                    headers={"X-Fal-Retryable": "false"})
+            if outcome == "content_policy":
+                return JSONResponse({"detail": CONTENT_POLICY_DETAIL}, status_code=422,
+                                    headers={"X-Fal-Retryable": "false"})
+            if outcome == "error_completed":
+                return JSONResponse({"detail": RUNNER_ERROR}, status_code=500)
+            size = len(render_mp4(*video))
+            return JSONResponse(
+                {
+                    "video": {
+                        "url": f"{self._base(request)}/files/{request_id}.mp4",
+                        "content_type": "video/mp4",
+                        "file_name": "output.mp4",
+                        "file_size": size,
+                    },
+                    "seed": SEED,
+                }
+            )
+
+        @app.put("/{owner}/{app_name}/requests/{request_id}/cancel")
+        def cancel(owner: str, app_name: str, request_id: str, request: Request) -> Response:
+            if not self._authorized(request):
+                return self._unauthorized()
+            with self._lock:
+                self.cancels.append(request_id)
+                job = self._find(owner, app_name, request_id)
+                if job is None:
+                    return JSONResponse({"status": "NOT_FOUND"}, status_code=404)
+                if job.completed or job.cancelled:
+                    return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400)
+                queued = self._phase(job) == "IN_QUEUE"
+                job.cancelled = True
+                job.completed = True
+            if queued:
+                return JSONResponse({"status": "OK"})
+            return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+        @app.post("/{model_id:path}")
+        async def submit(model_id: str, request: Request) -> Response:
+            if not self._authorized(request):
+                return self._unauthorized()
+            if self.submit_status is not None:
+                code = self.submit_status
+                detail = {401: "Unauthorized", 403: LOCKED_DETAIL, 429: "Too many requests"}.get(
+                    code, f"Submit failed with status {code}"
+                )
+                return JSONResponse({"detail": detail}, status_code=code)
+            parts = [p for p in model_id.split("/") if p]
+            if len(parts) < 2:
+                return JSONResponse({"detail": "Application not found"}, status_code=404)
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = None
+            if not isinstance(body, dict):
+                return JSONResponse(
+                    {"detail": [{"loc": ["body"], "msg": "Input should be a JSON object",
+                                 "type": "json_invalid"}]},
+                    status_code=422,
+                )
+            request_id = f"{next(self._counter):04d}-{uuid.uuid4()}"
+            query = dict(request.query_params)
+            with self._lock:
+                if self.outcome not in OUTCOMES:
+                    raise ValueError(f"unknown outcome {self.outcome!r}")
+                job = _Job(
+                    request_id=request_id,
+                    owner=parts[0],
+                    app=parts[1],
+                    polls_in_queue=self.polls_in_queue,
+                    polls_in_progress=self.polls_in_progress,
+                    outcome=self.outcome,
+                    video=(self.video_size[0], self.video_size[1], self.video_fps, self.video_seconds),
+                )
+                self._jobs[request_id] = job
+                self.submissions.append(
+                    Submission(
+                        model_id="/".join(parts),
+                        body=body,
+                        headers=dict(request.headers),
+                        query=query,
+                        request_id=request_id,
+                        webhook=query.get("fal_webhook"),
+                    )
+                )
+                drop = self.drop_submit_response
+            if drop:
+                return _DroppedResponse()
+            url = self._job_url(request, job)
+            return JSONResponse(
+                {
+                    "request_id": request_id,
+                    "response_url": url,
+                    "status_url": f"{url}/status",
+                    "cancel_url": f"{url}/cancel",
+                    "status": "IN_QUEUE",
+                    "queue_position": job.polls_in_queue,
+                }
+            )
+
+        return app
