@@ -47,6 +47,16 @@ EXPECTED_INPUT: dict[str, dict[str, Any]] = {
     "fal-ai/ltx-2/text-to-video/fast":
         {"prompt": T2V_PROMPT, "duration": "6", "resolution": "1080p", "aspect_ratio": "16:9", "fps": "25",
          "generate_audio": False},
+    "fal-ai/luma-dream-machine/ray-2":
+        {"prompt": T2V_PROMPT, "aspect_ratio": "16:9", "duration": "5s", "resolution": "720p", "loop": False},
+    "fal-ai/luma-dream-machine/ray-2-flash":
+        {"prompt": T2V_PROMPT, "aspect_ratio": "16:9", "duration": "5s", "resolution": "720p", "loop": False},
+    "fal-ai/luma-dream-machine/ray-2/image-to-video":
+        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "16:9", "duration": "5s",
+         "resolution": "720p", "loop": False},
+    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video":
+        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "16:9", "duration": "5s",
+         "resolution": "720p", "loop": False},
     "fal-ai/minimax/video-01/image-to-video":
         {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "prompt_optimizer": True},
     "fal-ai/veo2/image-to-video": {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "duration": "5s"},

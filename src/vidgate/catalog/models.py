@@ -29,6 +29,9 @@ class ModelSpec:
     aspect_ratios: tuple[str, ...] = ASPECT_RATIOS
     fps: tuple[int, ...] = FPS_VALUES
     credits_per_second_override: int | None = None
+    # Request parameters the model has no control for: accepted, and without effect (the job
+    # reports what the output really has).
+    ignores: tuple[str, ...] = ()
 
     @property
     def credits_per_second(self) -> int:
@@ -77,6 +80,7 @@ class ModelSpec:
             "resolutions": list(self.resolutions),
             "fps": list(self.fps),
             "aspect_ratios": list(self.aspect_ratios),
+            "ignores": list(self.ignores),
             "pricing": {"credits_per_second": self.credits_per_second, "billing": "per started second"},
         }
 

@@ -9,6 +9,13 @@ T2V = ("text_to_video",)
 I2V = ("image_to_video",)
 LOCAL_MODEL_ID = "vidgate/local"
 
+# What each fal model cannot control (see backends/fal/inputs.py for what it is sent).
+_NO_LENGTH = ("duration_seconds",)
+_FIXED_LOOK = ("resolution", "fps", "aspect_ratio")
+_NO_EXTRAS = ("negative_prompt", "seed", "loop")
+_MINIMAX_IGNORES = _NO_LENGTH + _FIXED_LOOK + _NO_EXTRAS
+LUMA_ASPECTS = ("16:9", "9:16", "4:3", "3:4")
+
 _MODELS = (
     ModelSpec(
         id=LOCAL_MODEL_ID,
@@ -23,34 +30,54 @@ _MODELS = (
     ),
     # Text-to-video (the seed's first table).
     ModelSpec("fal-ai/minimax/video-01", "MiniMax Video-01", "fal", "standard", T2V, 6,
-              "Realistic, high quality (default)", aspect_ratios=("16:9",)),
+              "Realistic, high quality (default)", aspect_ratios=("16:9",), ignores=_MINIMAX_IGNORES),
     ModelSpec("fal-ai/minimax/hailuo-02/standard/text-to-video", "MiniMax Hailuo-02 Standard",
-              "fal", "standard", T2V, 10, "Latest MiniMax", aspect_ratios=("16:9",)),
+              "fal", "standard", T2V, 10, "Latest MiniMax", aspect_ratios=("16:9",),
+              ignores=_FIXED_LOOK + _NO_EXTRAS),
     ModelSpec("fal-ai/veo3", "Google Veo 3", "fal", "powerful", T2V, 8, "Google Veo 3",
-              aspect_ratios=("16:9", "9:16")),
+              aspect_ratios=("16:9", "9:16"), ignores=("fps", "prompt_optimizer", "loop")),
     ModelSpec("fal-ai/veo3/fast", "Google Veo 3 Fast", "fal", "standard", T2V, 8, "Fast Veo 3",
-              aspect_ratios=("16:9", "9:16")),
+              aspect_ratios=("16:9", "9:16"), ignores=("fps", "prompt_optimizer", "loop")),
     ModelSpec("fal-ai/kling-video/v2.5-turbo/pro/text-to-video", "Kling v2.5 Turbo Pro", "fal",
-              "standard", T2V, 10, "Kling v2.5", aspect_ratios=("16:9", "9:16", "1:1")),
+              "standard", T2V, 10, "Kling v2.5", aspect_ratios=("16:9", "9:16", "1:1"),
+              ignores=("resolution", "fps", "seed", "prompt_optimizer", "loop")),
     ModelSpec("fal-ai/kling-video/v2/master/text-to-video", "Kling 2.0 Master", "fal",
-              "powerful", T2V, 10, "Kling 2.0 Master", aspect_ratios=("16:9", "9:16", "1:1")),
+              "powerful", T2V, 10, "Kling 2.0 Master", aspect_ratios=("16:9", "9:16", "1:1"),
+              ignores=("resolution", "fps", "seed", "prompt_optimizer", "loop")),
     ModelSpec("fal-ai/pixverse/v5.5/text-to-video", "Pixverse v5.5", "fal", "basic", T2V, 10,
-              "Pixverse"),
+              "Pixverse", ignores=("fps", "prompt_optimizer", "loop")),
     ModelSpec("fal-ai/ltx-2/text-to-video/fast", "LTX Video 2.0 Fast", "fal", "basic", T2V, 20,
-              "Fast LTX Video 2.0", resolutions=RESOLUTIONS, aspect_ratios=("16:9",)),
+              "Fast LTX Video 2.0", resolutions=RESOLUTIONS, aspect_ratios=("16:9",),
+              ignores=("negative_prompt", "seed", "prompt_optimizer", "loop")),
+    ModelSpec("fal-ai/luma-dream-machine/ray-2", "Luma Ray 2", "fal", "powerful", T2V, 9,
+              "Luma Pro; loops", aspect_ratios=LUMA_ASPECTS,
+              ignores=("fps", "negative_prompt", "seed", "prompt_optimizer")),
+    ModelSpec("fal-ai/luma-dream-machine/ray-2-flash", "Luma Ray 2 Flash", "fal", "standard", T2V, 9,
+              "Fast Luma; loops", aspect_ratios=LUMA_ASPECTS,
+              ignores=("fps", "negative_prompt", "seed", "prompt_optimizer")),
     # Image-to-video (the seed's second table). Models without an aspect control follow the image.
     ModelSpec("fal-ai/minimax/video-01/image-to-video", "MiniMax Video-01 Image-to-Video", "fal",
-              "standard", I2V, 6, "Animate images"),
+              "standard", I2V, 6, "Animate images", ignores=_MINIMAX_IGNORES),
     ModelSpec("fal-ai/veo2/image-to-video", "Google Veo 2 Image-to-Video", "fal", "powerful", I2V,
-              8, "Google Veo 2", aspect_ratios=("16:9", "9:16")),
+              8, "Google Veo 2", aspect_ratios=("16:9", "9:16"),
+              ignores=_FIXED_LOOK + _NO_EXTRAS + ("prompt_optimizer",)),
     ModelSpec("fal-ai/kling-video/v2.5-turbo/pro/image-to-video", "Kling v2.5 Turbo Pro I2V",
-              "fal", "standard", I2V, 10, "Kling v2.5"),
+              "fal", "standard", I2V, 10, "Kling v2.5",
+              ignores=_FIXED_LOOK + ("seed", "prompt_optimizer", "loop")),
     ModelSpec("fal-ai/wan-pro/image-to-video", "Wan 2.1 Pro Image-to-Video", "fal", "standard",
-              I2V, 6, "Wan 2.1 Pro"),
+              I2V, 6, "Wan 2.1 Pro",
+              ignores=_NO_LENGTH + _FIXED_LOOK + ("negative_prompt", "prompt_optimizer", "loop")),
     ModelSpec("fal-ai/minimax/hailuo-2.3/pro/image-to-video", "MiniMax Hailuo 2.3 Pro I2V", "fal",
-              "standard", I2V, 6, "Hailuo 2.3"),
+              "standard", I2V, 6, "Hailuo 2.3", ignores=_MINIMAX_IGNORES),
     ModelSpec("fal-ai/bytedance/seedance/v1/pro/image-to-video", "ByteDance Seedance 1.0 Pro",
-              "fal", "basic", I2V, 12, "ByteDance Seedance"),
+              "fal", "basic", I2V, 12, "ByteDance Seedance",
+              ignores=("fps", "negative_prompt", "prompt_optimizer", "loop")),
+    ModelSpec("fal-ai/luma-dream-machine/ray-2/image-to-video", "Luma Ray 2 Image-to-Video", "fal",
+              "powerful", I2V, 9, "Luma Pro; loops", aspect_ratios=LUMA_ASPECTS,
+              ignores=("fps", "negative_prompt", "seed", "prompt_optimizer")),
+    ModelSpec("fal-ai/luma-dream-machine/ray-2-flash/image-to-video", "Luma Ray 2 Flash I2V", "fal",
+              "standard", I2V, 9, "Fast Luma; loops", aspect_ratios=LUMA_ASPECTS,
+              ignores=("fps", "negative_prompt", "seed", "prompt_optimizer")),
 )
 
 CATALOG: dict[str, ModelSpec] = {model.id: model for model in _MODELS}

@@ -118,7 +118,24 @@ def _seedance(params: Params) -> Params:
     return _optional(body, params, "seed")
 
 
+def _luma_ray2(params: Params) -> Params:
+    body = {
+        **_base(params),
+        "aspect_ratio": params["aspect_ratio"],
+        "duration": _seconds(params, (5, 9), "s"),
+        "resolution": "720p" if params["resolution"] == "720p" else "1080p",
+        "loop": params["loop"],
+    }
+    if params.get("source_image"):
+        body["image_url"] = params["source_image"]
+    return body
+
+
 BUILDERS: dict[str, Callable[[Params], Params]] = {
+    "fal-ai/luma-dream-machine/ray-2": _luma_ray2,
+    "fal-ai/luma-dream-machine/ray-2-flash": _luma_ray2,
+    "fal-ai/luma-dream-machine/ray-2/image-to-video": _luma_ray2,
+    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video": _luma_ray2,
     "fal-ai/minimax/video-01": _minimax,
     "fal-ai/minimax/hailuo-02/standard/text-to-video": _hailuo_02,
     "fal-ai/veo3": _veo3,
