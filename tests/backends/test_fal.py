@@ -220,3 +220,27 @@ async def test_a_restart_resumes_without_a_second_submit(
                     break
     assert job["status"] == "completed"
     assert len(fake_fal.submissions) == 1
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "status", "message"),
+    [
+        ("outcome", "validation_error", 400, "fal.ai rejected the input: prompt: field required"),
+        ("outcome", "content_policy", 400, "fal.ai refused the request under its content policy"),
+        ("submit_status", 403, 503, "fal.ai refused this server's account"),
+        ("outcome", "error_completed", 502, "fal.ai could not make the video"),
+    ],
+)
+async def test_sync_requests_report_fal_failures_with_fitting_statuses(
+    fal: tuple[Harness, FakeFal], knob: str, value: object, status: int, message: str
+) -> None:
+    harness, fake = fal
+    setattr(fake, knob, value)
+    key = await harness.key(sandbox=False)
+    response = await harness.client.post(GEN, json={"prompt": "a", "model": "fal-ai/minimax/video-01"},
+                                         headers=auth(key))
+    assert response.status_code == status
+    assert response.json()["error"].startswith("Video generation failed: ")
+    assert message in response.json()["error"]
+    assert (await harness.quota(key))["credits"] == {"limit": 100_000, "used": 0, "reserved": 0,
+                                                     "remaining": 100_000}

@@ -6,7 +6,15 @@
 
 
 class BackendError(Exception):
-    """The video could not be made; `str(error)` is safe to show the client."""
+    """The video could not be made; `str(error)` is safe to show the client.
+
+    `status` is what a sync request answers with: 400 when the provider refused the input,
+    503 when it refused this server (key, account), 502 for anything else.
+    """
+
+    def __init__(self, message: str, *, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class BackendCancelled(Exception):

@@ -99,7 +99,10 @@ class Executor:
         except BackendCancelled:
             await store.cancel_running(self.sessions, job.id, worker_id=self.worker_id)
         except BackendError as exc:
-            await store.fail(self.sessions, job.id, error=str(exc), worker_id=self.worker_id)
+            await store.fail(
+                self.sessions, job.id, error=str(exc), worker_id=self.worker_id,
+                error_status=exc.status,
+            )
         except asyncio.CancelledError:  # the server is shutting down: the job runs again later
             await asyncio.shield(store.requeue(self.sessions, job.id, worker_id=self.worker_id))
             raise

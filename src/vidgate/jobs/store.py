@@ -238,11 +238,18 @@ async def complete(
 
 
 async def fail(
-    sessions: Sessions, job_id: str, *, error: str, worker_id: str | None = None
+    sessions: Sessions,
+    job_id: str,
+    *,
+    error: str,
+    worker_id: str | None = None,
+    error_status: int | None = None,
 ) -> Job | None:
     """-> failed, releasing the reservation. With a worker id, only if the job is still its own."""
     condition = _owned(job_id, worker_id) if worker_id else _active(job_id)
-    return await _finish_and_release(sessions, job_id, condition, JobStatus.FAILED, error)
+    return await _finish_and_release(
+        sessions, job_id, condition, JobStatus.FAILED, error, error_status=error_status
+    )
 
 
 async def cancel_pending(sessions: Sessions, job_id: str) -> Job | None:
@@ -331,11 +338,18 @@ async def _back_to_pending(sessions: Sessions, condition: Any) -> bool:
 
 
 async def _finish_and_release(
-    sessions: Sessions, job_id: str, condition: Any, status: JobStatus, error: str | None
+    sessions: Sessions,
+    job_id: str,
+    condition: Any,
+    status: JobStatus,
+    error: str | None,
+    *,
+    error_status: int | None = None,
 ) -> Job | None:
     async with sessions() as session, session.begin():
         row = await _finish(
-            session, condition, status=status, error_message=error, actual_credits=0
+            session, condition, status=status, error_message=error, actual_credits=0,
+            error_status=error_status,
         )
         if row is None:
             return None

@@ -13,7 +13,7 @@ from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sy
 from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.models import ApiKey
-from vidgate.errors import Conflict, GatewayTimeout, UpstreamFailed
+from vidgate.errors import BadRequest, Conflict, GatewayTimeout, ServiceUnavailable, UpstreamFailed
 from vidgate.jobs import service
 from vidgate.jobs.models import JobStatus
 from vidgate.runtime import Runtime
@@ -64,7 +64,8 @@ async def _wait_for_video(runtime: Runtime, key: AuthenticatedKey, job_id: str, 
     )
     status = JobStatus(job.status)
     if status is JobStatus.FAILED:
-        raise UpstreamFailed(f"Video generation failed: {job.error_message}", id=job.id)
+        failure = {400: BadRequest, 503: ServiceUnavailable}.get(job.error_status or 502, UpstreamFailed)
+        raise failure(f"Video generation failed: {job.error_message}", id=job.id)
     if status is JobStatus.CANCELLED:
         raise Conflict("Video generation was cancelled", id=job.id)
     if status is not JobStatus.COMPLETED:

@@ -13,7 +13,7 @@ import httpx
 from vidgate.backends.base import Backend, BackendResult, JobContext
 from vidgate.backends.errors import BackendCancelled, BackendError
 from vidgate.backends.fal.inputs import model_input
-from vidgate.backends.fal.queue import FalError, FalQueue, Handle
+from vidgate.backends.fal.queue import FalAccount, FalError, FalQueue, FalRejected, Handle
 from vidgate.engine.poster import save_poster
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ class FalBackend(Backend):
             handle = await self._handle(ctx)
             await self._wait(handle, ctx)
             return await self._fetch(handle, ctx)
+        except FalRejected as exc:
+            raise BackendError(str(exc), status=400) from exc
+        except FalAccount as exc:
+            raise BackendError(str(exc), status=503) from exc
         except FalError as exc:
             raise BackendError(str(exc)) from exc
 
