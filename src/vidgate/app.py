@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from vidgate import __version__
 from vidgate.api.errors import install_error_handlers
 from vidgate.api.limits import BodySizeLimit
-from vidgate.api.routes import files, jobs, models, quota, videos
+from vidgate.api.routes import files, jobs, models, quota, videos, webhooks
 from vidgate.config import Settings, load_settings
 from vidgate.runtime import Runtime
 
@@ -50,7 +50,7 @@ def create_app(
         lifespan=lifespan,
     )
     api = APIRouter(prefix=API_PREFIX)
-    for module in (videos, jobs, models, quota):
+    for module in (videos, jobs, models, quota, webhooks):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(files.router)

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default="https://queue.fal.run",
         description="fal's queue API; tests point it at a local fake.",
     )
+    fal_jwks_url: str = Field(
+        default="https://rest.alpha.fal.ai/.well-known/jwks.json",
+        description="Where fal publishes the keys that sign its webhooks.",
+    )
     job_lease_seconds: float = Field(
         default=30.0,
         gt=0,

@@ -26,6 +26,7 @@ from vidgate.jobs.models import Job
 from vidgate.storage import LocalStorage
 
 SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+FAL_WEBHOOK_PATH = "/api/v1/webhooks/fal"
 # This process drops a cached job as soon as it changes it; the limit bounds how stale a job
 # changed by another process (a second server on the same database) can look, like the key cache.
 ACTIVE_JOB_CACHE_SECONDS = 5.0
@@ -68,6 +69,9 @@ class Runtime:
                 key=settings.fal_key,
                 queue_url=settings.fal_queue_url,
                 max_download_bytes=settings.max_source_bytes,
+                # fal can only call back a server it can reach: with a public URL configured.
+                webhook_url=f"{settings.public_url}{FAL_WEBHOOK_PATH}" if settings.public_url else None,
+                jwks_url=settings.fal_jwks_url,
             )
         executor = Executor(
             sessions=sessions,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from vidgate.backends.base import Backend, BackendResult, JobContext
 from vidgate.backends.errors import BackendCancelled, BackendError
 from vidgate.backends.fal.inputs import model_input
 from vidgate.backends.fal.queue import FalAccount, FalError, FalQueue, FalRejected, Handle
+from vidgate.backends.fal.webhooks import DEFAULT_JWKS_URL, WebhookVerifier
 from vidgate.engine.poster import save_poster
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,23 @@ class FalBackend(Backend):
     def __init__(
         self, *, key: str, queue_url: str = DEFAULT_QUEUE_URL, max_download_bytes: int,
         http: httpx.AsyncClient | None = None, poll_first_seconds: float = POLL_FIRST_SECONDS,
+        webhook_url: str | None = None, jwks_url: str = DEFAULT_JWKS_URL,
     ) -> None:
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(120, connect=30))
         self.queue = FalQueue(self.http, key=key, base_url=queue_url)
         self.max_download_bytes = max_download_bytes
         self.poll_first_seconds = poll_first_seconds
+        self.webhook_url = webhook_url
+        self.webhooks = WebhookVerifier(self.http, jwks_url=jwks_url)
+        self._finished: dict[str, asyncio.Event] = {}
+
+    def request_finished(self, request_id: str) -> None:
+        """fal said (by webhook) that a request is done: its job stops waiting and checks now.
+        The job itself still completes it, so a webhook and a poll can never both do so."""
+        event = self._finished.get(request_id)
+        if event is not None:
+            event.set()
 
     async def run(self, ctx: JobContext) -> BackendResult:
         try:
@@ -64,12 +75,21 @@ class FalBackend(Backend):
             return Handle.from_state(ctx.state)
         if ctx.cancelled.is_set():
             raise BackendCancelled()
-        handle = await self.queue.submit(ctx.model, model_input(ctx.model, ctx.params))
+        handle = await self.queue.submit(
+            ctx.model, model_input(ctx.model, ctx.params), webhook_url=self.webhook_url
+        )
         if ctx.save_state is not None:
             await ctx.save_state(handle.as_state())
         return handle
 
     async def _wait(self, handle: Handle, ctx: JobContext) -> None:
+        finished = self._finished.setdefault(handle.request_id, asyncio.Event())
+        try:
+            await self._poll(handle, ctx, finished)
+        finally:
+            self._finished.pop(handle.request_id, None)
+
+    async def _poll(self, handle: Handle, ctx: JobContext, finished: asyncio.Event) -> None:
         delay = self.poll_first_seconds
         loop = asyncio.get_running_loop()
         running_since: float | None = None
@@ -87,8 +107,10 @@ class FalBackend(Backend):
                 ctx.report_progress(QUEUED_PROGRESS + (RUNNING_PROGRESS_CEILING - QUEUED_PROGRESS) * share)
             else:
                 ctx.report_progress(QUEUED_PROGRESS)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.cancelled.wait(), delay)
+            waits = [asyncio.ensure_future(ctx.cancelled.wait()), asyncio.ensure_future(finished.wait())]
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
             if ctx.cancelled.is_set():
                 await self.queue.cancel(handle)
                 raise BackendCancelled()

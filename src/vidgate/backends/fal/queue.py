@@ -76,8 +76,11 @@ class FalQueue:
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Key {key}"}
 
-    async def submit(self, model_id: str, body: dict[str, Any]) -> Handle:
+    async def submit(
+        self, model_id: str, body: dict[str, Any], *, webhook_url: str | None = None
+    ) -> Handle:
         url = f"{self.base_url}/{model_id}"
+        params = {"fal_webhook": webhook_url} if webhook_url else None
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, httpx.ConnectError)),
             stop=stop_after_attempt(SUBMIT_CONNECT_ATTEMPTS),
@@ -87,7 +90,7 @@ class FalQueue:
         try:
             async for attempt in retrying:
                 with attempt:
-                    response = await self.http.post(url, json=body, headers=self.headers)
+                    response = await self.http.post(url, json=body, headers=self.headers, params=params)
         except httpx.ConnectError as exc:
             raise FalError("fal.ai could not be reached") from exc
         except httpx.HTTPError as exc:
