@@ -145,3 +145,42 @@ def test_pending_jobs_survive_a_restart(tmp_path: Path) -> None:
         read_until_ready(process)
         assert key is not None
         assert wait_terminal(base, key, ids[1])["status"] == "completed"
+
+
+def test_fal_job_killed_mid_request_resumes_without_a_second_submit(tmp_path: Path) -> None:
+    from tests.fal_fake import FakeFal
+    from tests.live_server import serve_in_thread
+    from vidgate.cli import main as cli
+
+    fake = FakeFal(key="fal-test-key")
+    fake.polls_in_queue, fake.polls_in_progress = 0, 100_000
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env_dir = {"VIDGATE_DATA_DIR": str(tmp_path)}
+    with serve_in_thread(fake.app) as fal_url:
+        fake.base_url = fal_url
+        fal = {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}
+        from click.testing import CliRunner
+
+        created = CliRunner().invoke(cli, ["keys", "create", "--name", "live", "--credits", "10000",
+                                           "--video-seconds", "100"], env=env_dir)
+        key = created.output.strip().splitlines()[-1]
+        headers = {"Authorization": f"Bearer {key}"}
+        with vidgate_serve(tmp_path, port, **fal) as process:
+            read_until_ready(process)
+            job_id = requests.post(f"{base}/api/v1/videos/generations?async=true",
+                                   json={"prompt": "a", "model": "fal-ai/veo3"}, headers=headers,
+                                   timeout=30).json()["id"]
+            deadline = time.monotonic() + 30
+            while not fake.submissions:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(0.5)  # the request id is stored with the job before polling starts
+            crash(process)
+        fake.finish(fake.submissions[0].request_id)
+        with vidgate_serve(tmp_path, port, **fal) as process:
+            read_until_ready(process)
+            job = wait_terminal(base, key, job_id)
+    assert job["status"] == "completed", job
+    assert len(fake.submissions) == 1
+    assert job["outputData"]["video"]["url"].startswith(f"{base}/files/")
