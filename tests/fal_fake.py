@@ -62,6 +62,13 @@ class Submission:
 
 
 @dataclass
+class Upload:
+    data: bytes
+    content_type: str
+    file_name: str
+
+
+@dataclass
 class _Job:
     request_id: str
     owner: str
@@ -96,6 +103,9 @@ class _DroppedResponse(Response):
 
 _video_cache: dict[tuple[int, int, int, float], bytes] = {}
 _video_lock = threading.Lock()
+
+
+CDN_TOKEN = "cdn-upload-token"
 
 
 def render_mp4(width: int, height: int, fps: int, seconds: float) -> bytes:
@@ -151,6 +161,7 @@ class FakeFal:
         self.video_seconds: float = 6.0
         self.video_fps: int = 25
 
+        self.uploads: dict[str, Upload] = {}  # files sent through the CDN upload flow
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._counter = itertools.count(1)
@@ -341,6 +352,30 @@ class FakeFal:
             if queued:
                 return JSONResponse({"status": "OK"})
             return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+        @app.post("/storage/auth/token")
+        def storage_token(request: Request) -> Response:
+            """fal's CDN upload flow, step 1: a short-lived upload token."""
+            if not self._authorized(request):
+                return self._unauthorized()
+            return JSONResponse({"token": CDN_TOKEN, "token_type": "Bearer",
+                                 "base_url": f"{self._base(request)}/cdn",
+                                 "expires_at": "2999-01-01T00:00:00Z"})
+
+        @app.post("/cdn/files/upload")
+        async def cdn_upload(request: Request) -> Response:
+            """Step 2: the raw bytes, answered with the public URL they now have."""
+            if request.headers.get("authorization") != f"Bearer {CDN_TOKEN}":
+                return self._unauthorized()
+            name = request.headers.get("x-fal-file-name", "upload.bin")
+            upload_id = uuid.uuid4().hex
+            with self._lock:
+                self.uploads[upload_id] = Upload(
+                    data=await request.body(),
+                    content_type=request.headers.get("content-type", ""),
+                    file_name=name,
+                )
+            return JSONResponse({"access_url": f"{self._base(request)}/cdn/files/{upload_id}/{name}"})
 
         @app.post("/{model_id:path}")
         async def submit(model_id: str, request: Request) -> Response:

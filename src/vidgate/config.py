@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default="https://queue.fal.run",
         description="fal's queue API; tests point it at a local fake.",
     )
+    fal_rest_url: str = Field(
+        default="https://rest.fal.ai",
+        description="fal's REST API, for uploads to its CDN.",
+    )
     fal_jwks_url: str = Field(
         default="https://rest.alpha.fal.ai/.well-known/jwks.json",
         description="Where fal publishes the keys that sign its webhooks.",

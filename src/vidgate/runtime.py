@@ -72,6 +72,8 @@ class Runtime:
                 # fal can only call back a server it can reach: with a public URL configured.
                 webhook_url=f"{settings.public_url}{FAL_WEBHOOK_PATH}" if settings.public_url else None,
                 jwks_url=settings.fal_jwks_url,
+                rest_url=settings.fal_rest_url,
+                storage=storage,
             )
         executor = Executor(
             sessions=sessions,

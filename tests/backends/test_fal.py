@@ -85,7 +85,8 @@ def fake_fal() -> Iterator[FakeFal]:
 def _fast_fal(harness: Harness, fake: FakeFal) -> None:
     """Poll the fake every 50 ms instead of fal's half second."""
     harness.runtime.backends["fal"] = FalBackend(
-        key=FAL_KEY, queue_url=fake.base_url, max_download_bytes=10**8, poll_first_seconds=0.05
+        key=FAL_KEY, queue_url=fake.base_url, max_download_bytes=10**8, poll_first_seconds=0.05,
+        rest_url=fake.base_url, storage=harness.runtime.storage,
     )
 
 
@@ -244,3 +245,51 @@ async def test_sync_requests_report_fal_failures_with_fitting_statuses(
     assert message in response.json()["error"]
     assert (await harness.quota(key))["credits"] == {"limit": 100_000, "used": 0, "reserved": 0,
                                                      "remaining": 100_000}
+
+
+async def test_a_source_from_vidgates_own_storage_goes_through_fals_cdn(fal: tuple[Harness, FakeFal]) -> None:
+    harness, fake = fal
+    sandbox, live = await harness.key(), await harness.key(sandbox=False)
+    made = (await harness.client.post(GEN, json={"prompt": "a portrait", "model": "vidgate/local",
+                                                  "duration_seconds": 1}, headers=auth(sandbox))).json()
+    poster_url = made["data"]["thumbnail_url"]
+    poster_bytes = (await harness.client.get("/" + poster_url.split("/", 3)[3])).content
+    job = await _run(harness, live, {**SEED_I2V, "source_image": poster_url,
+                                     "model": "fal-ai/minimax/video-01/image-to-video"})
+    assert job["status"] == "completed", job
+    (upload,) = fake.uploads.values()
+    assert upload.data == poster_bytes and upload.content_type == "image/jpeg"
+    assert fake.submissions[0].body["image_url"].startswith(f"{fake.base_url}/cdn/files/")
+    # a URL vidgate does not hold is passed through as it is
+    await _run(harness, live, {**SEED_I2V, "model": "fal-ai/minimax/video-01/image-to-video"})
+    assert fake.submissions[1].body["image_url"] == PORTRAIT
+    assert len(fake.uploads) == 1
+
+
+def test_progress_follows_queue_position_and_the_models_logs() -> None:
+    from vidgate.backends.fal.backend import QUEUED_PROGRESS, _running_progress
+
+    logs = lambda *messages: {"logs": [{"message": m} for m in messages]}  # noqa: E731
+    assert _running_progress(logs("Generating: step 5/10"), 0) == pytest.approx(
+        QUEUED_PROGRESS + (0.9 - QUEUED_PROGRESS) * 0.5)
+    assert _running_progress(logs("loading", " 80%|########  | 16/20"), 0) > _running_progress(
+        logs("Generating: step 5/10"), 0)
+    assert _running_progress({"logs": None}, 0) == pytest.approx(QUEUED_PROGRESS)
+    assert _running_progress({"logs": None}, 30) > _running_progress({"logs": None}, 1)
+
+
+async def test_a_job_reports_rising_progress_while_fal_runs(fal: tuple[Harness, FakeFal]) -> None:
+    harness, fake = fal
+    fake.polls_in_queue, fake.polls_in_progress = 2, 6
+    key = await harness.key(sandbox=False)
+    job_id = (await harness.client.post(f"{GEN}?async=true", json={"prompt": "a", "model": "fal-ai/veo3"},
+                                        headers=auth(key))).json()["id"]
+    seen = []
+    for _ in range(150):
+        job = (await harness.client.get(f"/api/v1/jobs/{job_id}", headers=auth(key))).json()
+        seen.append(job["progress"])
+        if job["status"] == "completed":
+            break
+        await asyncio.sleep(0.1)
+    assert job["status"] == "completed"
+    assert seen == sorted(seen) and len(set(seen)) >= 3

@@ -14,6 +14,12 @@ import shutil
 from pathlib import Path
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_\-.]{1,100}$")
+_MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+
+
+def media_type(path: Path) -> str:
+    """The Content-Type of a stored file."""
+    return _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
 
 
 class LocalStorage:

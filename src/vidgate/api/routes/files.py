@@ -8,10 +8,10 @@ from fastapi.responses import FileResponse
 from vidgate.api.deps import runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.errors import NotFound
+from vidgate.storage import media_type
 
 router = APIRouter(tags=["files"])
 
-MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
 
 
 @router.get("/files/{job_id}/{token}/{name}", summary="Download an output",
@@ -23,6 +23,6 @@ async def get_file(job_id: str, token: str, name: str, request: Request) -> File
         raise NotFound("File not found")
     return FileResponse(
         path,
-        media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+        media_type=media_type(path),
         headers={"Cache-Control": "private, max-age=31536000, immutable"},
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import av
 import httpx
@@ -12,9 +15,17 @@ import httpx
 from vidgate.backends.base import Backend, BackendResult, JobContext
 from vidgate.backends.errors import BackendCancelled, BackendError
 from vidgate.backends.fal.inputs import model_input
-from vidgate.backends.fal.queue import FalAccount, FalError, FalQueue, FalRejected, Handle
+from vidgate.backends.fal.queue import (
+    DEFAULT_REST_URL,
+    FalAccount,
+    FalError,
+    FalQueue,
+    FalRejected,
+    Handle,
+)
 from vidgate.backends.fal.webhooks import DEFAULT_JWKS_URL, WebhookVerifier
 from vidgate.engine.poster import save_poster
+from vidgate.storage import LocalStorage, media_type
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +46,12 @@ class FalBackend(Backend):
         self, *, key: str, queue_url: str = DEFAULT_QUEUE_URL, max_download_bytes: int,
         http: httpx.AsyncClient | None = None, poll_first_seconds: float = POLL_FIRST_SECONDS,
         webhook_url: str | None = None, jwks_url: str = DEFAULT_JWKS_URL,
+        rest_url: str = DEFAULT_REST_URL, storage: LocalStorage | None = None,
     ) -> None:
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(120, connect=30))
-        self.queue = FalQueue(self.http, key=key, base_url=queue_url)
+        self.queue = FalQueue(self.http, key=key, base_url=queue_url, rest_url=rest_url)
+        self.storage = storage
         self.max_download_bytes = max_download_bytes
         self.poll_first_seconds = poll_first_seconds
         self.webhook_url = webhook_url
@@ -75,12 +88,36 @@ class FalBackend(Backend):
             return Handle.from_state(ctx.state)
         if ctx.cancelled.is_set():
             raise BackendCancelled()
+        params = await self._reachable_sources(ctx.params)
         handle = await self.queue.submit(
-            ctx.model, model_input(ctx.model, ctx.params), webhook_url=self.webhook_url
+            ctx.model, model_input(ctx.model, params), webhook_url=self.webhook_url
         )
         if ctx.save_state is not None:
             await ctx.save_state(handle.as_state())
         return handle
+
+    async def _reachable_sources(self, params: dict[str, Any]) -> dict[str, Any]:
+        """fal fetches sources by URL: a source that is one of vidgate's own outputs (which fal
+        may not be able to reach) is put on fal's CDN first; other URLs go as they are."""
+        reachable = dict(params)
+        for field in ("source_image", "source_video"):
+            path = self._own_file(params.get(field))
+            if path is not None:
+                reachable[field] = await self.queue.upload(
+                    await asyncio.to_thread(path.read_bytes),
+                    content_type=media_type(path),
+                    file_name=path.name,
+                )
+        return reachable
+
+    def _own_file(self, url: object) -> Path | None:
+        if self.storage is None or not isinstance(url, str):
+            return None
+        parts = urlsplit(url).path.split("/")
+        # /files/{job}/{token}/{name}: the unguessable token makes a match certain
+        if len(parts) != 5 or parts[1] != self.storage.url_prefix.strip("/"):
+            return None
+        return self.storage.resolve(parts[2], parts[3], parts[4])
 
     async def _wait(self, handle: Handle, ctx: JobContext) -> None:
         finished = self._finished.setdefault(handle.request_id, asyncio.Event())
@@ -102,11 +139,10 @@ class FalBackend(Backend):
                 return
             if state == "IN_PROGRESS":
                 running_since = running_since or loop.time()
-                elapsed = loop.time() - running_since
-                share = 1 - 0.5 ** (elapsed / RUNNING_HALF_LIFE_SECONDS)
-                ctx.report_progress(QUEUED_PROGRESS + (RUNNING_PROGRESS_CEILING - QUEUED_PROGRESS) * share)
+                ctx.report_progress(_running_progress(status, loop.time() - running_since))
             else:
-                ctx.report_progress(QUEUED_PROGRESS)
+                position = int(status.get("queue_position") or 0)
+                ctx.report_progress(QUEUED_PROGRESS * (0.2 + 0.8 / (1 + position)))
             waits = [asyncio.ensure_future(ctx.cancelled.wait()), asyncio.ensure_future(finished.wait())]
             await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
@@ -130,6 +166,25 @@ class FalBackend(Backend):
             video_path=path, width=width, height=height, fps=fps, duration_seconds=duration,
             poster_path=poster,
         )
+
+
+def _running_progress(status: dict[str, Any], elapsed: float) -> float:
+    """How far a running request is: what the model's own logs say ("45%", "step 9/20"),
+    else a share of the way that grows with time and never reaches the end."""
+    share = 1 - 0.5 ** (elapsed / RUNNING_HALF_LIFE_SECONDS)
+    for entry in reversed(status.get("logs") or []):
+        message = str(entry.get("message", "")) if isinstance(entry, dict) else ""
+        if found := _PERCENT.search(message):
+            share = max(share, min(1.0, float(found.group(1)) / 100))
+            break
+        if (found := _STEPS.search(message)) and int(found.group(2)) > 0:
+            share = max(share, min(1.0, int(found.group(1)) / int(found.group(2))))
+            break
+    return QUEUED_PROGRESS + (RUNNING_PROGRESS_CEILING - QUEUED_PROGRESS) * share
+
+
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
+_STEPS = re.compile(r"(\d+)\s*/\s*(\d+)")
 
 
 def _probe(path: Path, poster: Path) -> tuple[int, int, float, float]:

@@ -29,6 +29,7 @@ from tenacity import (
 
 log = logging.getLogger(__name__)
 
+DEFAULT_REST_URL = "https://rest.fal.ai"
 RETRY_ATTEMPTS = 8
 SUBMIT_CONNECT_ATTEMPTS = 3
 
@@ -71,10 +72,33 @@ class Handle:
 
 
 class FalQueue:
-    def __init__(self, http: httpx.AsyncClient, *, key: str, base_url: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, *, key: str, base_url: str, rest_url: str = DEFAULT_REST_URL
+    ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
+        self.rest_url = rest_url.rstrip("/")
         self.headers = {"Authorization": f"Key {key}"}
+
+    async def upload(self, data: bytes, *, content_type: str, file_name: str) -> str:
+        """Put a file on fal's CDN (token, then the raw bytes); return its public URL."""
+        token = (
+            await self._call(
+                "POST", f"{self.rest_url}/storage/auth/token",
+                params={"storage_type": "fal-cdn-v3"}, json={},
+            )
+        ).json()
+        response = await self._call(
+            "POST",
+            f"{str(token['base_url']).rstrip('/')}/files/upload",
+            content=data,
+            headers={
+                "Authorization": f"{token['token_type']} {token['token']}",
+                "Content-Type": content_type,
+                "X-Fal-File-Name": file_name,
+            },
+        )
+        return str(response.json()["access_url"])
 
     async def submit(
         self, model_id: str, body: dict[str, Any], *, webhook_url: str | None = None
@@ -146,11 +170,15 @@ class FalQueue:
                         raise FalError("the video fal.ai made is larger than allowed")
                     out.write(chunk)
 
-    async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _call(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         try:
             async for attempt in self._retrying():
                 with attempt:
-                    response = await self.http.request(method, url, headers=self.headers, **kwargs)
+                    response = await self.http.request(
+                        method, url, headers=headers or self.headers, **kwargs
+                    )
                     if response.status_code >= 500 or response.status_code == 429:
                         raise _Transient(response)
         except _Transient as exc:
