@@ -13,19 +13,26 @@ state is guarded by one `threading.Lock`; tests may read `submissions` and `canc
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import io
 import itertools
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import av
+import httpx
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 OUTCOMES = ("ok", "validation_error", "content_policy", "error_completed")
@@ -81,6 +88,7 @@ class _Job:
     completed: bool = False
     cancelled: bool = False
     logs: list[dict[str, Any]] = field(default_factory=list)
+    webhook: str | None = None
 
 
 class _DroppedResponse(Response):
@@ -106,6 +114,7 @@ _video_lock = threading.Lock()
 
 
 CDN_TOKEN = "cdn-upload-token"
+WEBHOOK_USER = "fake-user"
 
 
 def render_mp4(width: int, height: int, fps: int, seconds: float) -> bytes:
@@ -161,6 +170,10 @@ class FakeFal:
         self.video_seconds: float = 6.0
         self.video_fps: int = 25
 
+        self.webhook_deliveries: list[tuple[str, int]] = []  # (request id, HTTP status; 0: failed)
+        self._signing_key = Ed25519PrivateKey.generate()
+        self.slow_statuses: int = 0  # the next N status calls answer only after slow_seconds
+        self.slow_seconds: float = 1.0
         self.uploads: dict[str, Upload] = {}  # files sent through the CDN upload flow
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
@@ -168,11 +181,53 @@ class FakeFal:
         self.app = self._build_app()
 
     def finish(self, request_id: str) -> None:
-        """Let a submitted job's next status call report COMPLETED (the model is done)."""
+        """The model is done with a submitted job: its next status call reports COMPLETED, and
+        its webhook (if it asked for one) is delivered now."""
         with self._lock:
             job = self._jobs[request_id]
             job.polls_in_queue = min(job.polls_in_queue, job.steps)
             job.polls_in_progress = max(0, job.steps - job.polls_in_queue)
+            if not job.completed and not job.cancelled:
+                job.completed = True
+                self._deliver_webhook(job)
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        """The public key fal's webhooks are signed with, as fal publishes it."""
+        raw = self._signing_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x}]}
+
+    def _deliver_webhook(self, job: _Job) -> None:
+        """Under the lock: POST the signed outcome to the job's webhook, from another thread."""
+        if not job.webhook:
+            return
+        if job.outcome == "ok":
+            body = {"request_id": job.request_id, "gateway_request_id": job.request_id, "status": "OK",
+                    "payload": {"video": {"url": f"{self.base_url}/files/{job.request_id}.mp4"}}}
+        else:
+            body = {"request_id": job.request_id, "gateway_request_id": job.request_id,
+                    "status": "ERROR", "error": f"Invalid status code: 422 ({job.outcome})", "payload": None}
+        raw = json.dumps(body).encode()
+        stamp = str(int(time.time()))
+        message = "\n".join([job.request_id, WEBHOOK_USER, stamp, hashlib.sha256(raw).hexdigest()])
+        headers = {
+            "Content-Type": "application/json",
+            "X-Fal-Webhook-Request-Id": job.request_id,
+            "X-Fal-Webhook-User-Id": WEBHOOK_USER,
+            "X-Fal-Webhook-Timestamp": stamp,
+            "X-Fal-Webhook-Signature": self._signing_key.sign(message.encode()).hex(),
+        }
+        url = job.webhook
+
+        def send() -> None:
+            try:
+                response = httpx.post(url, content=raw, headers=headers, timeout=10)
+                self.webhook_deliveries.append((job.request_id, response.status_code))
+            except httpx.HTTPError:
+                self.webhook_deliveries.append((job.request_id, 0))
+
+        threading.Thread(target=send, daemon=True).start()
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -217,6 +272,60 @@ class FakeFal:
             return "IN_PROGRESS"
         return "COMPLETED"
 
+    def _advance(self, job: _Job, url: str, want_logs: bool) -> JSONResponse:
+        """Under the lock: the next status answer of a job (which moves it one step)."""
+        if job.cancelled:
+            return JSONResponse(
+                {
+                    "status": "COMPLETED",
+                    "logs": list(job.logs) if want_logs else None,
+                    "response_url": url,
+                    "error": CANCELLED_ERROR,
+                    "error_type": CANCELLED_ERROR_TYPE,
+                }
+            )
+        phase = self._phase(job)
+        step = job.steps
+        job.steps += 1
+        if phase == "IN_QUEUE":
+            return JSONResponse(
+                {
+                    "status": "IN_QUEUE",
+                    "queue_position": max(job.polls_in_queue - 1 - step, 0),
+                    "response_url": url,
+                },
+                status_code=202,
+            )
+        if phase == "IN_PROGRESS":
+            n = step - job.polls_in_queue + 1
+            job.logs.append(
+                {"message": f"Generating: step {n}/{job.polls_in_progress}", "timestamp": _now(),
+                 "level": "INFO", "source": "user"}
+            )
+            return JSONResponse(
+                {"status": "IN_PROGRESS", "logs": list(job.logs) if want_logs else None,
+                 "response_url": url},
+                status_code=202,
+            )
+        if not job.completed:
+            job.completed = True
+            self._deliver_webhook(job)
+            failed = job.outcome == "error_completed"
+            job.logs.append(
+                {"message": RUNNER_ERROR if failed else "Done", "timestamp": _now(),
+                 "level": "ERROR" if failed else "INFO", "source": "user"}
+            )
+        body: dict[str, Any] = {
+            "status": "COMPLETED",
+            "logs": list(job.logs) if want_logs else None,
+            "metrics": {"inference_time": INFERENCE_TIME},
+            "response_url": url,
+        }
+        if job.outcome == "error_completed":
+            body["error"] = RUNNER_ERROR
+            body["error_type"] = RUNNER_ERROR_TYPE
+        return JSONResponse(body)
+
     # -- the app ---------------------------------------------------------------------------------
 
     def _build_app(self) -> FastAPI:
@@ -238,6 +347,11 @@ class FakeFal:
         ) -> Response:
             if not self._authorized(request):
                 return self._unauthorized()
+            with self._lock:
+                slow = self.slow_statuses > 0
+                self.slow_statuses -= slow
+            if slow:  # the caller gives up before this answer comes
+                time.sleep(self.slow_seconds)
             want_logs = logs.lower() in ("1", "true")
             with self._lock:
                 job = self._find(owner, app_name, request_id)
@@ -247,56 +361,32 @@ class FakeFal:
                 if failure is not None:
                     return failure
                 url = self._job_url(request, job)
-                if job.cancelled:
-                    return JSONResponse(
-                        {
-                            "status": "COMPLETED",
-                            "logs": list(job.logs) if want_logs else None,
-                            "response_url": url,
-                            "error": CANCELLED_ERROR,
-                            "error_type": CANCELLED_ERROR_TYPE,
-                        }
-                    )
-                phase = self._phase(job)
-                step = job.steps
-                job.steps += 1
-                if phase == "IN_QUEUE":
-                    return JSONResponse(
-                        {
-                            "status": "IN_QUEUE",
-                            "queue_position": max(job.polls_in_queue - 1 - step, 0),
-                            "response_url": url,
-                        },
-                        status_code=202,
-                    )
-                if phase == "IN_PROGRESS":
-                    n = step - job.polls_in_queue + 1
-                    job.logs.append(
-                        {"message": f"Generating: step {n}/{job.polls_in_progress}", "timestamp": _now(),
-                         "level": "INFO", "source": "user"}
-                    )
-                    return JSONResponse(
-                        {"status": "IN_PROGRESS", "logs": list(job.logs) if want_logs else None,
-                         "response_url": url},
-                        status_code=202,
-                    )
-                if not job.completed:
-                    job.completed = True
-                    failed = job.outcome == "error_completed"
-                    job.logs.append(
-                        {"message": RUNNER_ERROR if failed else "Done", "timestamp": _now(),
-                         "level": "ERROR" if failed else "INFO", "source": "user"}
-                    )
-                body: dict[str, Any] = {
-                    "status": "COMPLETED",
-                    "logs": list(job.logs) if want_logs else None,
-                    "metrics": {"inference_time": INFERENCE_TIME},
-                    "response_url": url,
-                }
-                if job.outcome == "error_completed":
-                    body["error"] = RUNNER_ERROR
-                    body["error_type"] = RUNNER_ERROR_TYPE
-                return JSONResponse(body)
+                return self._advance(job, url, want_logs)
+
+        @app.get("/{owner}/{app_name}/requests/{request_id}/status/stream")
+        async def stream_status(
+            owner: str, app_name: str, request_id: str, request: Request, logs: str = "0"
+        ) -> Response:
+            """Server-sent events: one status object per step, closed after COMPLETED."""
+            if not self._authorized(request):
+                return self._unauthorized()
+            with self._lock:
+                job = self._find(owner, app_name, request_id)
+            if job is None:
+                return JSONResponse({"detail": "Request not found"}, status_code=404)
+            url = self._job_url(request, job)
+            want_logs = logs.lower() in ("1", "true")
+
+            async def events() -> Any:
+                while True:
+                    with self._lock:
+                        answer = self._advance(job, url, want_logs)
+                    yield f"data: {answer.body.decode()}\n\n"
+                    if json.loads(answer.body)["status"] == "COMPLETED":
+                        return
+                    await asyncio.sleep(0.01)
+
+            return StreamingResponse(events(), media_type="text/event-stream")
 
         @app.get("/{owner}/{app_name}/requests/{request_id}")
         def get_result(owner: str, app_name: str, request_id: str, request: Request) -> Response:
@@ -352,6 +442,10 @@ class FakeFal:
             if queued:
                 return JSONResponse({"status": "OK"})
             return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202)
+
+        @app.get("/.well-known/jwks.json")
+        def jwks() -> dict[str, Any]:
+            return self.jwks
 
         @app.post("/storage/auth/token")
         def storage_token(request: Request) -> Response:
@@ -414,6 +508,7 @@ class FakeFal:
                     polls_in_progress=self.polls_in_progress,
                     outcome=self.outcome,
                     video=(self.video_size[0], self.video_size[1], self.video_fps, self.video_seconds),
+                    webhook=query.get("fal_webhook"),
                 )
                 self._jobs[request_id] = job
                 self.submissions.append(

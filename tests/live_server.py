@@ -19,9 +19,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, certfile: str | None = None, keyfile: str | None = None) -> Iterator[str]:
+def serve_in_thread(
+    app: Any, *, certfile: str | None = None, keyfile: str | None = None, port: int | None = None
+) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 (over TLS with a certificate and key); yield its base URL."""
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ssl_certfile=certfile, ssl_keyfile=keyfile
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -283,3 +284,22 @@ def test_drop_submit_response(fake: FakeFal, client: httpx.Client) -> None:
     assert r.status_code == 202 and r.json()["status"] == "IN_QUEUE"
     # the server is still healthy afterwards
     submit(client)
+
+
+def test_status_stream_sends_each_step_then_closes(fake: FakeFal, client: httpx.Client) -> None:
+    fake.polls_in_queue, fake.polls_in_progress = 1, 2
+    sub = submit(client)
+    events = []
+    with client.stream("GET", sub["status_url"] + "/stream", params={"logs": "1"}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line.removeprefix("data: ")))
+    assert [e["status"] for e in events] == ["IN_QUEUE", "IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]
+    assert events[1]["logs"][0]["message"] == "Generating: step 1/2"
+
+
+def test_jwks_publishes_the_webhook_signing_key(fake: FakeFal, client: httpx.Client) -> None:
+    keys = client.get("/.well-known/jwks.json").json()["keys"]
+    assert keys == fake.jwks["keys"] and keys[0]["crv"] == "Ed25519"

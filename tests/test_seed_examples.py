@@ -84,13 +84,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         yield base, secret
 
 
-async def _sandbox_key(settings) -> str:  # type: ignore[no-untyped-def]
-    settings.data_dir.mkdir(parents=True)
+async def _sandbox_key(settings, *, sandbox: bool = True) -> str:  # type: ignore[no-untyped-def]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
     await upgrade(engine)
     _row, secret = await keys.create_key(
         create_sessionmaker(engine), name="seed", scopes=["video", "jobs", "usage"],
-        credits=100_000, video_seconds=1_000, sandbox=True,
+        credits=100_000, video_seconds=1_000, sandbox=sandbox,
     )
     await engine.dispose()
     return secret

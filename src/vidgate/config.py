@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         default="https://rest.fal.ai",
         description="fal's REST API, for uploads to its CDN.",
     )
+    fal_poll_seconds: float = Field(
+        default=0.5, gt=0, description="First wait between fal status polls (it backs off to 5 s)."
+    )
     fal_jwks_url: str = Field(
         default="https://rest.alpha.fal.ai/.well-known/jwks.json",
         description="Where fal publishes the keys that sign its webhooks.",

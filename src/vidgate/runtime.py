@@ -74,6 +74,7 @@ class Runtime:
                 jwks_url=settings.fal_jwks_url,
                 rest_url=settings.fal_rest_url,
                 storage=storage,
+                poll_first_seconds=settings.fal_poll_seconds,
             )
         executor = Executor(
             sessions=sessions,

@@ -293,3 +293,16 @@ async def test_a_job_reports_rising_progress_while_fal_runs(fal: tuple[Harness, 
         await asyncio.sleep(0.1)
     assert job["status"] == "completed"
     assert seen == sorted(seen) and len(set(seen)) >= 3
+
+
+async def test_status_calls_that_time_out_are_retried(fal: tuple[Harness, FakeFal]) -> None:
+    harness, fake = fal
+    fake.slow_statuses, fake.slow_seconds = 2, 1.0
+    harness.runtime.backends["fal"] = FalBackend(
+        key=FAL_KEY, queue_url=fake.base_url, max_download_bytes=10**8, poll_first_seconds=0.05,
+        http=httpx.AsyncClient(timeout=0.3),
+    )
+    key = await harness.key(sandbox=False)
+    job = await _run(harness, key, {"prompt": "a", "model": "fal-ai/minimax/video-01", "duration_seconds": 5})
+    assert job["status"] == "completed"
+    assert fake.slow_statuses == 0 and len(fake.submissions) == 1

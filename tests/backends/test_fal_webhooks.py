@@ -123,3 +123,39 @@ async def test_webhooks_without_fal_configured_are_404(harness: Harness) -> None
     response = await harness.client.post("/api/v1/webhooks/fal", content=b"{}")
     assert response.status_code == 404
     assert response.json() == {"error": "fal.ai is not configured on this server"}
+
+
+def test_the_fake_fals_own_webhook_completes_a_job_on_a_real_server(tmp_path: Path) -> None:
+    """End to end over HTTP: vidgate serves on a port, the fake fal delivers its signed
+    webhook there when the model is done, long before the next poll (30 s away)."""
+    import requests
+
+    from tests.live_server import free_port, serve_in_thread
+    from tests.test_seed_examples import _sandbox_key
+
+    fake = FakeFal(key=FAL_KEY)
+    fake.polls_in_queue, fake.polls_in_progress = 0, 100_000
+    port = free_port()
+    with serve_in_thread(fake.app) as fal_url:
+        fake.base_url = fal_url
+        public = f"http://127.0.0.1:{port}"
+        settings = settings_for_tests(tmp_path / "data", fal_key=FAL_KEY, fal_queue_url=fal_url,
+                                      fal_rest_url=fal_url, fal_jwks_url=f"{fal_url}/.well-known/jwks.json",
+                                      public_url=public, fal_poll_seconds=30)
+        key = asyncio.run(_sandbox_key(settings, sandbox=False))
+        with serve_in_thread(create_app(settings), port=port):
+            headers = {"Authorization": f"Bearer {key}"}
+            job_id = requests.post(f"{public}/api/v1/videos/generations?async=true",
+                                   json={"prompt": "a", "model": "fal-ai/veo3"}, headers=headers,
+                                   timeout=30).json()["id"]
+            deadline = time.monotonic() + 20
+            while not fake.submissions:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(0.5)  # the job has polled once and now waits
+            started = time.monotonic()
+            fake.finish(fake.submissions[0].request_id)
+            job = requests.get(f"{public}/api/v1/jobs/{job_id}?poll=true", headers=headers, timeout=60).json()
+    assert job["status"] == "completed", job
+    assert time.monotonic() - started < 10
+    assert fake.webhook_deliveries == [(fake.submissions[0].request_id, 200)]
