@@ -147,6 +147,7 @@ class FalBackend(Backend):
             await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
             for waiting in waits:
                 waiting.cancel()
+            finished.clear()  # a webhook buys one immediate check, not a burst of them
             if ctx.cancelled.is_set():
                 await self.queue.cancel(handle)
                 raise BackendCancelled()
