@@ -250,6 +250,14 @@ class FakeFal:
             return None
         return job
 
+    def _lookup(self, owner: str, app: str, request_id: str) -> _Job | JSONResponse:
+        """Under the lock: the job a status or result call names, or the answer it gets
+        instead (404 unknown, 503 while `status_failures` lasts)."""
+        job = self._find(owner, app, request_id)
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        return self._take_status_failure() or job
+
     def _take_status_failure(self) -> JSONResponse | None:
         """Under the lock. Answers 503 while `status_failures` is positive."""
         if self.status_failures <= 0:
@@ -354,12 +362,9 @@ class FakeFal:
                 time.sleep(self.slow_seconds)
             want_logs = logs.lower() in ("1", "true")
             with self._lock:
-                job = self._find(owner, app_name, request_id)
-                if job is None:
-                    return JSONResponse({"detail": "Request not found"}, status_code=404)
-                failure = self._take_status_failure()
-                if failure is not None:
-                    return failure
+                job = self._lookup(owner, app_name, request_id)
+                if isinstance(job, JSONResponse):
+                    return job
                 url = self._job_url(request, job)
                 return self._advance(job, url, want_logs)
 
@@ -393,12 +398,9 @@ class FakeFal:
             if not self._authorized(request):
                 return self._unauthorized()
             with self._lock:
-                job = self._find(owner, app_name, request_id)
-                if job is None:
-                    return JSONResponse({"detail": "Request not found"}, status_code=404)
-                failure = self._take_status_failure()
-                if failure is not None:
-                    return failure
+                job = self._lookup(owner, app_name, request_id)
+                if isinstance(job, JSONResponse):
+                    return job
                 if job.cancelled:
                     return JSONResponse({"detail": CANCELLED_ERROR}, status_code=400)
                 if not job.completed:

@@ -122,15 +122,24 @@ def make_source_video(
 
     With ``fade``, instead a grey picture that brightens by 8 levels each frame.
     """
+    pictures = []
+    for n in range(frames):
+        rgb = np.zeros((height, width, 3), np.uint8)
+        if fade:
+            rgb[:] = 8 * n
+        else:
+            rgb[:, 12 * n : 12 * n + 12] = 255
+        pictures.append(rgb)
+    write_video(path, pictures, fps)
+
+
+def write_video(path: Path, pictures: list[np.ndarray], fps: int) -> None:
+    """An H.264 MP4 of the given RGB pictures, one frame each."""
+    height, width = pictures[0].shape[:2]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for n in range(frames):
-            rgb = np.zeros((height, width, 3), np.uint8)
-            if fade:
-                rgb[:] = 8 * n
-            else:
-                rgb[:, 12 * n : 12 * n + 12] = 255
+        for n, rgb in enumerate(pictures):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts = n
             for packet in stream.encode(frame):

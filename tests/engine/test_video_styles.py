@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.engine.test_render import decode_frames, make_source_video, request
+from tests.engine.test_render import decode_frames, make_source_video, request, write_video
 from vidgate.engine import render
 from vidgate.engine.styles import choose_look, stylise
 
@@ -104,17 +104,6 @@ def test_film_grain_moves_and_is_deterministic(tmp_path: Path) -> None:
 
 
 def _gradient_video(path: Path) -> None:
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
-        y, x = np.mgrid[0:180, 0:320]
-        rgb = np.stack([x * 255 // 320, y * 255 // 180, (x + y) * 255 // 500], axis=-1).astype(np.uint8)
-        for n in range(10):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = n
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    y, x = np.mgrid[0:180, 0:320]
+    rgb = np.stack([x * 255 // 320, y * 255 // 180, (x + y) * 255 // 500], axis=-1).astype(np.uint8)
+    write_video(path, [rgb] * 10, FPS)
