@@ -11,6 +11,7 @@ from vidgate.config import Settings
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.executor import Executor
+from vidgate.jobs.loops import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class Dispatcher:
                     lease_seconds=self.settings.job_lease_seconds,
                 )
             except Exception:
+                raise_if_cancelling()
                 log.exception("claiming a job failed")
                 await asyncio.sleep(IDLE_POLL_SECONDS)
                 continue
@@ -62,6 +64,7 @@ class Dispatcher:
             try:
                 await self.executor.run(job)
             except Exception:  # the job's lease runs out and it is retried; the loop goes on
+                raise_if_cancelling()
                 log.exception("running job %s failed", job.id)
 
     async def _reaper_loop(self) -> None:
@@ -71,6 +74,7 @@ class Dispatcher:
             try:
                 await self._reclaim()
             except Exception:
+                raise_if_cancelling()
                 log.exception("reclaiming expired jobs failed")
 
     async def _reclaim(self) -> None:

@@ -7,6 +7,7 @@ three methods.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -47,8 +48,9 @@ class JobEvents:
         self._work_available.set()
 
     async def wait_for_work(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._work_available.wait(), timeout)
-        except TimeoutError:
-            pass
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives in the same instant as the event, and the worker would never stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._work_available.wait()
         self._work_available.clear()

@@ -21,6 +21,7 @@ from vidgate.catalog import get_model
 from vidgate.config import Settings
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
+from vidgate.jobs.loops import cancelling, raise_if_cancelling
 from vidgate.jobs.models import Job
 from vidgate.storage import LocalStorage
 
@@ -104,9 +105,12 @@ class Executor:
                 error_status=exc.status,
             )
         except asyncio.CancelledError:  # the server is shutting down: the job runs again later
-            await asyncio.shield(store.requeue(self.sessions, job.id, worker_id=self.worker_id))
+            await self._requeue(job)
             raise
         except Exception as exc:
+            if cancelling():  # a shutdown that surfaced as another error (see loops.py)
+                await self._requeue(job)
+                raise asyncio.CancelledError() from exc
             log.exception("job %s failed in backend %s", job.id, backend.name)
             await store.fail(
                 self.sessions,
@@ -114,6 +118,9 @@ class Executor:
                 error=f"Internal error while generating the video ({exc.__class__.__name__})",
                 worker_id=self.worker_id,
             )
+
+    async def _requeue(self, job: Job) -> None:
+        await asyncio.shield(store.requeue(self.sessions, job.id, worker_id=self.worker_id))
 
     async def _store_result(self, job: Job, result: BackendResult) -> None:
         files = {"video.mp4": result.video_path}
@@ -152,6 +159,7 @@ class Executor:
                     self.sessions, job_id, worker_id=self.worker_id, lease_seconds=lease, progress=changed
                 )
             except Exception:  # a busy database must not kill the job; the next beat retries
+                raise_if_cancelling()
                 log.warning("heartbeat of job %s failed", job_id, exc_info=True)
                 continue
             if changed is not None:

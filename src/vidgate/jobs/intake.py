@@ -13,6 +13,7 @@ import logging
 
 from vidgate.billing.ledger import Shortfall
 from vidgate.jobs import store
+from vidgate.jobs.loops import raise_if_cancelling
 from vidgate.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class SubmissionWriter:
         try:
             results = await store.submit_batch(self.sessions, [new for new, _future in batch])
         except Exception as exc:  # nothing of the batch was stored; each request reports it
+            raise_if_cancelling()
             log.exception("storing %d submissions failed", len(batch))
             for _new, future in batch:
                 if not future.done():

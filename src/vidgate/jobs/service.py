@@ -119,6 +119,7 @@ async def wait_for_job(
             if JobStatus(job.status).terminal or remaining <= 0:
                 return job
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(woken), remaining)
+                async with asyncio.timeout(remaining):  # not wait_for: see JobEvents.wait_for_work
+                    await asyncio.shield(woken)
         finally:
             events.unsubscribe(job_id, woken)

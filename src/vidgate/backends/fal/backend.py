@@ -144,9 +144,11 @@ class FalBackend(Backend):
                 position = int(status.get("queue_position") or 0)
                 ctx.report_progress(QUEUED_PROGRESS * (0.2 + 0.8 / (1 + position)))
             waits = [asyncio.ensure_future(ctx.cancelled.wait()), asyncio.ensure_future(finished.wait())]
-            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            for waiting in waits:
-                waiting.cancel()
+            try:
+                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
             finished.clear()  # a webhook buys one immediate check, not a burst of them
             if ctx.cancelled.is_set():
                 await self.queue.cancel(handle)
