@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
@@ -135,13 +136,27 @@ async def database_url() -> AsyncIterator[str | None]:
     await drop()
 
 
-@pytest.fixture
-async def harness(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
-    transport = fake_internet({SEED_PORTRAIT_URL: make_png()})
-    settings = settings_for_tests(tmp_path / "data", database_url=database_url)
+@contextlib.asynccontextmanager
+async def running_harness(
+    data_dir: Path,
+    database_url: str | None,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    **overrides: Any,
+) -> AsyncIterator[Harness]:
+    """An app on `data_dir` with its runtime started. `transport` stands in for the internet
+    when the server downloads sources; None lets it use the real network stack."""
+    settings = settings_for_tests(data_dir, database_url=database_url, **overrides)
     app = create_app(settings, http_transport=transport)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60
         ) as client:
             yield Harness(app, client)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
+    transport = fake_internet({SEED_PORTRAIT_URL: make_png()})
+    async with running_harness(tmp_path / "data", database_url, transport=transport) as ready:
+        yield ready

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     max_source_bytes: int = Field(
         default=200 * 1024 * 1024, gt=0, description="Largest source image or video accepted."
     )
+    allow_private_sources: bool = Field(
+        default=False,
+        description="Let source_image / source_video URLs reach private and local addresses "
+        "(a LAN media server). Off: only globally reachable addresses are fetched.",
+    )
 
     @classmethod
     def settings_customise_sources(

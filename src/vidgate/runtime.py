@@ -23,6 +23,7 @@ from vidgate.jobs.events import JobEvents
 from vidgate.jobs.executor import Executor
 from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job
+from vidgate.media.fetch import guarded_client
 from vidgate.storage import LocalStorage
 
 SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -60,9 +61,9 @@ class Runtime:
         jobs_seen = job_cache(active_ttl=ACTIVE_JOB_CACHE_SECONDS)
         events = JobEvents(on_change=jobs_seen.forget)
         storage = LocalStorage(settings.outputs_dir)
-        http = httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=http_transport)
+        http = _source_client(settings, http_transport)
         backends: dict[str, Backend] = {
-            "local": LocalBackend(max_source_bytes=settings.max_source_bytes)
+            "local": LocalBackend(max_source_bytes=settings.max_source_bytes, storage=storage)
         }
         if settings.fal_key:
             backends["fal"] = FalBackend(
@@ -116,3 +117,14 @@ class Runtime:
             await backend.aclose()
         await self.http.aclose()
         await self.engine.dispose()
+
+
+def _source_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    """The client that downloads sources named by clients. A transport given by a test stands
+    in for the internet and needs no guard."""
+    client = httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=transport)
+    if transport is None and not settings.allow_private_sources:
+        client = guarded_client(client)
+    return client

@@ -17,6 +17,7 @@ from vidgate.backends.errors import BackendCancelled, BackendError
 from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, optimize_prompt, render
 from vidgate.media.dimensions import output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
+from vidgate.storage import LocalStorage
 
 # Scheduling priority of render processes, below the server's own (0).
 RENDER_NICENESS = 10
@@ -39,8 +40,9 @@ def rendered_prompt(params: dict[str, Any]) -> str:
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, *, max_source_bytes: int) -> None:
+    def __init__(self, *, max_source_bytes: int, storage: LocalStorage) -> None:
         self.max_source_bytes = max_source_bytes
+        self.storage = storage
 
     async def run(self, ctx: JobContext) -> BackendResult:
         request = await self._render_request(ctx)
@@ -63,16 +65,7 @@ class LocalBackend(Backend):
         sources: dict[str, Path | None] = {"source_image": None, "source_video": None}
         wanted = {"image_to_video": "source_image", "video_to_video": "source_video"}.get(params["mode"])
         if wanted:
-            try:
-                sources[wanted] = await fetch_to_file(
-                    ctx.http,
-                    params[wanted],
-                    ctx.work_dir / wanted,
-                    field=wanted,
-                    max_bytes=self.max_source_bytes,
-                )
-            except FetchError as exc:
-                raise BackendError(str(exc)) from exc
+            sources[wanted] = await self._source(ctx, wanted)
         return RenderRequest(
             mode=params["mode"],
             prompt=rendered_prompt(params),
@@ -86,6 +79,20 @@ class LocalBackend(Backend):
             source_image=sources["source_image"],
             source_video=sources["source_video"],
         )
+
+
+    async def _source(self, ctx: JobContext, field: str) -> Path:
+        """A source on local disk: one of vidgate's own outputs is read where it is stored."""
+        url = ctx.params[field]
+        stored = self.storage.path_for_url(url)
+        if stored is not None:
+            return stored
+        try:
+            return await fetch_to_file(
+                ctx.http, url, ctx.work_dir / field, field=field, max_bytes=self.max_source_bytes
+            )
+        except FetchError as exc:
+            raise BackendError(str(exc), status=exc.status) from exc
 
 
 async def _render_in_child_process(

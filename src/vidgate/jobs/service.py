@@ -15,6 +15,8 @@ from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job, JobStatus
+from vidgate.media.fetch import SOURCE_FIELDS, private_host
+from vidgate.storage import LocalStorage
 
 RETRY_AFTER_SECONDS = 5
 
@@ -37,6 +39,20 @@ def resolve_model(params: dict[str, Any]) -> ModelSpec:
     return spec
 
 
+def check_sources(params: dict[str, Any], *, storage: LocalStorage, allow_private: bool) -> None:
+    """Refuse a source URL that plainly names a private or local address, unless it is one of
+    this server's own output links (read from storage, never fetched)."""
+    if allow_private:
+        return
+    for field in SOURCE_FIELDS:
+        url = params.get(field)
+        if url is None or storage.path_for_url(url) is not None:
+            continue
+        host = private_host(url)
+        if host is not None:
+            raise BadRequest(f"{field} must be a public URL: {host} is a private or local address")
+
+
 def choose_provider(key: AuthenticatedKey, spec: ModelSpec, configured: set[str]) -> str:
     """Sandbox keys always get the local engine; live keys get the model's own backend."""
     if key.sandbox:
@@ -57,8 +73,11 @@ async def submit_generation(
     params: dict[str, Any],
     configured_providers: set[str],
     max_active_jobs: int,
+    storage: LocalStorage,
+    allow_private_sources: bool,
 ) -> Job:
     spec = resolve_model(params)
+    check_sources(params, storage=storage, allow_private=allow_private_sources)
     provider = choose_provider(key, spec, configured_providers)
     credits, seconds = spec.price(float(params["duration_seconds"]))
     input_params = {**params, "model": spec.id}

@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_\-.]{1,100}$")
 _MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
@@ -48,3 +49,13 @@ class LocalStorage:
             return None
         path = self.root / job_id / token / name
         return path if path.is_file() else None
+
+    def path_for_url(self, url: object) -> Path | None:
+        """The stored file an output URL (absolute or not) points at, or None when `url` is
+        not one of this storage's links. The unguessable token makes a match certain."""
+        if not isinstance(url, str) or url.startswith("data:"):
+            return None
+        parts = urlsplit(url).path.split("/")
+        if len(parts) != 5 or parts[1] != self.url_prefix.strip("/"):
+            return None
+        return self.resolve(parts[2], parts[3], parts[4])

@@ -48,6 +48,8 @@ async def create_generation(
         params=body.model_dump(),
         configured_providers=runtime.configured_providers,
         max_active_jobs=runtime.settings.max_active_jobs_per_key,
+        storage=runtime.storage,
+        allow_private_sources=runtime.settings.allow_private_sources,
     )
     if async_:  # a JSONResponse skips re-validating our own output against response_model
         return JSONResponse(async_response(job), headers={PROVIDER_HEADER: job.provider})

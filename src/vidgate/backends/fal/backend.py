@@ -7,7 +7,6 @@ import logging
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import av
 import httpx
@@ -25,6 +24,7 @@ from vidgate.backends.fal.queue import (
 )
 from vidgate.backends.fal.webhooks import DEFAULT_JWKS_URL, WebhookVerifier
 from vidgate.engine.poster import save_poster
+from vidgate.media.fetch import SOURCE_FIELDS
 from vidgate.storage import LocalStorage, media_type
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class FalBackend(Backend):
         """fal fetches sources by URL: a source that is one of vidgate's own outputs (which fal
         may not be able to reach) is put on fal's CDN first; other URLs go as they are."""
         reachable = dict(params)
-        for field in ("source_image", "source_video"):
+        for field in SOURCE_FIELDS:
             path = self._own_file(params.get(field))
             if path is not None:
                 reachable[field] = await self.queue.upload(
@@ -111,13 +111,7 @@ class FalBackend(Backend):
         return reachable
 
     def _own_file(self, url: object) -> Path | None:
-        if self.storage is None or not isinstance(url, str):
-            return None
-        parts = urlsplit(url).path.split("/")
-        # /files/{job}/{token}/{name}: the unguessable token makes a match certain
-        if len(parts) != 5 or parts[1] != self.storage.url_prefix.strip("/"):
-            return None
-        return self.storage.resolve(parts[2], parts[3], parts[4])
+        return None if self.storage is None else self.storage.path_for_url(url)
 
     async def _wait(self, handle: Handle, ctx: JobContext) -> None:
         finished = self._finished.setdefault(handle.request_id, asyncio.Event())
