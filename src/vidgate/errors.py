@@ -7,6 +7,7 @@
     ├── Forbidden            403  the key lacks the scope
     ├── NotFound             404  unknown job, model or file (or another key's job)
     ├── Conflict             409  the job is in a state that forbids the action
+    ├── UnprocessableContent 422  an Idempotency-Key reused with a different request
     ├── TooManyRequests      429  too many active jobs for the key
     ├── UpstreamFailed       502  the backend could not make the video
     ├── ServiceUnavailable   503  the model's backend is not configured
@@ -57,6 +58,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status = 409
+
+
+class UnprocessableContent(ApiError):
+    status = 422
 
 
 class TooManyRequests(ApiError):

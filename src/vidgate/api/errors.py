@@ -40,6 +40,7 @@ _DESCRIPTIONS = {
     403: "The API key lacks the required scope",
     404: "Not found (or not yours)",
     409: "The job's state forbids the action",
+    422: "The Idempotency-Key was first used with a different request",
     429: "Too many active jobs for this key",
     502: "The backend could not make the video",
     503: "The model's backend is not configured",

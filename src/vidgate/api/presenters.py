@@ -63,7 +63,7 @@ def job_object(job: Job, base: str) -> dict[str, Any]:
 def async_response(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
-        "status": "pending",
+        "status": job.status,  # "pending" unless an Idempotency-Key replays an older job
         "created": int(job.created_at.timestamp()),
         "model": job.model,
         "estimated_credits": job.estimated_credits,

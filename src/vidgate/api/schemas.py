@@ -111,7 +111,9 @@ class GenerationResponse(BaseModel):
 
 class AsyncGenerationResponse(BaseModel):
     id: str
-    status: Literal["pending"]
+    status: Literal["pending", "processing", "completed", "failed", "cancelled"] = Field(
+        description='"pending" for a new job; a replayed Idempotency-Key shows its job\'s status'
+    )
     created: int
     model: str
     estimated_credits: int

@@ -11,10 +11,8 @@ import asyncio
 import contextlib
 import logging
 
-from vidgate.billing.ledger import Shortfall
 from vidgate.jobs import store
 from vidgate.jobs.loops import raise_if_cancelling
-from vidgate.jobs.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +22,7 @@ MAX_BATCH = 256
 class SubmissionWriter:
     def __init__(self, sessions: store.Sessions) -> None:
         self.sessions = sessions
-        self._waiting: list[tuple[store.NewJob, asyncio.Future[Job | Shortfall]]] = []
+        self._waiting: list[tuple[store.NewJob, asyncio.Future[store.Submitted]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -40,8 +38,8 @@ class SubmissionWriter:
             if not future.done():
                 future.set_exception(RuntimeError("the server is shutting down"))
 
-    async def submit(self, new: store.NewJob) -> Job | Shortfall:
-        future: asyncio.Future[Job | Shortfall] = asyncio.get_running_loop().create_future()
+    async def submit(self, new: store.NewJob) -> store.Submitted:
+        future: asyncio.Future[store.Submitted] = asyncio.get_running_loop().create_future()
         self._waiting.append((new, future))
         self._wake.set()
         # shield: a client that goes away does not take its submission out of a batch
@@ -56,7 +54,7 @@ class SubmissionWriter:
                 await self._write(batch)
 
     async def _write(
-        self, batch: list[tuple[store.NewJob, asyncio.Future[Job | Shortfall]]]
+        self, batch: list[tuple[store.NewJob, asyncio.Future[store.Submitted]]]
     ) -> None:
         try:
             results = await store.submit_batch(self.sessions, [new for new, _future in batch])

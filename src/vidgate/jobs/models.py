@@ -32,6 +32,8 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_key_created", "key_id", "created_at"),
         Index("ix_jobs_status_created", "status", "created_at"),
+        # One job per client-chosen Idempotency-Key and API key (NULLs never collide).
+        Index("ix_jobs_key_idempotency", "key_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -60,3 +62,6 @@ class Job(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # What a remote backend needs to resume a job after a restart (e.g. fal's request id).
     provider_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    # SHA-256 of the request a key was first used with; a different request under it is refused.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)

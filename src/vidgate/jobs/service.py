@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
+import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.billing.ledger import Shortfall
 from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
-from vidgate.errors import BadRequest, NotFound, PaymentRequired, ServiceUnavailable, TooManyRequests
+from vidgate.errors import (
+    BadRequest,
+    NotFound,
+    PaymentRequired,
+    ServiceUnavailable,
+    TooManyRequests,
+    UnprocessableContent,
+)
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.intake import SubmissionWriter
@@ -19,6 +30,7 @@ from vidgate.media.fetch import SOURCE_FIELDS, private_host
 from vidgate.storage import LocalStorage
 
 RETRY_AFTER_SECONDS = 5
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def resolve_model(params: dict[str, Any]) -> ModelSpec:
@@ -65,6 +77,12 @@ def choose_provider(key: AuthenticatedKey, spec: ModelSpec, configured: set[str]
     return spec.provider
 
 
+@dataclass(frozen=True)
+class Submission:
+    job: Job
+    replayed: bool  # the job already existed under the request's Idempotency-Key
+
+
 async def submit_generation(
     *,
     intake: SubmissionWriter,
@@ -75,11 +93,13 @@ async def submit_generation(
     max_active_jobs: int,
     storage: LocalStorage,
     allow_private_sources: bool,
-) -> Job:
+    idempotency_key: str | None = None,
+) -> Submission:
     spec = resolve_model(params)
     check_sources(params, storage=storage, allow_private=allow_private_sources)
     provider = choose_provider(key, spec, configured_providers)
     credits, seconds = spec.price(float(params["duration_seconds"]))
+    fingerprint = request_fingerprint(params)  # before the seed is drawn: a retry may omit it
     input_params = {**params, "model": spec.id}
     if input_params.get("seed") is None:
         input_params["seed"] = secrets.randbelow(2**32)
@@ -93,8 +113,18 @@ async def submit_generation(
             credits=credits,
             seconds=seconds,
             max_active_jobs=max_active_jobs,
+            idempotency_key=check_idempotency_key(idempotency_key),
+            request_fingerprint=fingerprint if idempotency_key else None,
         ),
     )
+    if isinstance(result, store.Replayed):
+        return Submission(result.job, replayed=True)
+    if isinstance(result, store.KeyReused):
+        raise UnprocessableContent(
+            f"Idempotency-Key {idempotency_key!r} was already used with a different request "
+            f"(job {result.job.id}); use a new key for a new request",
+            id=result.job.id,
+        )
     if isinstance(result, Shortfall):
         if result.active_jobs >= max_active_jobs:
             raise TooManyRequests(
@@ -105,7 +135,22 @@ async def submit_generation(
             )
         raise _payment_required(result, credits, seconds)
     events.work_submitted()
-    return result
+    return Submission(result, replayed=False)
+
+
+def check_idempotency_key(value: str | None) -> str | None:
+    if value is not None and not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces"
+        )
+    return value
+
+
+def request_fingerprint(params: dict[str, Any]) -> str:
+    """Equal for requests that mean the same, however their JSON was written (key order,
+    defaults left out or spelled out)."""
+    canonical = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _payment_required(short: Shortfall, credits: int, seconds: int) -> PaymentRequired:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vidgate.billing import ledger
@@ -39,21 +40,54 @@ class NewJob:
     credits: int
     seconds: int
     max_active_jobs: int
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
 
 
-async def submit(sessions: Sessions, new: NewJob) -> Job | Shortfall:
+@dataclass(frozen=True)
+class Replayed:
+    """The job made earlier under the same Idempotency-Key, for the same request."""
+
+    job: Job
+
+
+@dataclass(frozen=True)
+class KeyReused:
+    """The Idempotency-Key was first used with a different request."""
+
+    job: Job
+
+
+Submitted = Job | Replayed | KeyReused | Shortfall
+
+
+async def submit(sessions: Sessions, new: NewJob) -> Submitted:
     """Create the job and reserve its price in one transaction; a shortfall creates nothing."""
     return (await submit_batch(sessions, [new]))[0]
 
 
-async def submit_batch(sessions: Sessions, batch: Sequence[NewJob]) -> list[Job | Shortfall]:
+async def submit_batch(sessions: Sessions, batch: Sequence[NewJob]) -> list[Submitted]:
     """Create many jobs in one transaction, each with its own guarded reservation: one that
-    falls short gets its Shortfall and creates nothing; the others are not affected."""
-    results: list[Job | Shortfall | None] = [None] * len(batch)
+    falls short gets its Shortfall and creates nothing; the others are not affected.
+
+    A submission whose Idempotency-Key already has a job gets that job back and holds nothing.
+    """
+    try:
+        return await _submit_batch_once(sessions, batch)
+    except IntegrityError:
+        if not any(new.idempotency_key for new in batch):
+            raise
+        # Another server stored one of these keys in the meantime; this time the lookup sees it.
+        return await _submit_batch_once(sessions, batch)
+
+
+async def _submit_batch_once(sessions: Sessions, batch: Sequence[NewJob]) -> list[Submitted]:
+    results: list[Submitted | None] = [None] * len(batch)
     async with sessions() as session, session.begin():
-        for indexes in _by_key(batch).values():
+        fresh, followers = await _match_idempotency_keys(session, batch, results)
+        for indexes in _by_key(batch, fresh).values():
             await _hold_for_key(session, batch, indexes, results)
-        jobs = [job for job in results if isinstance(job, Job)]
+        jobs = [results[i] for i in fresh if isinstance(results[i], Job)]
         if jobs:
             await ledger.record(
                 session,
@@ -64,12 +98,49 @@ async def submit_batch(sessions: Sessions, batch: Sequence[NewJob]) -> list[Job 
                 ],
             )
             await session.execute(insert(Job.__table__), [_columns(job) for job in jobs])
+    for follower, leader in followers.items():
+        first = results[leader]
+        results[follower] = _replay(first, batch[follower]) if isinstance(first, Job) else first
     return [result for result in results if result is not None]
 
 
-def _by_key(batch: Sequence[NewJob]) -> dict[tuple[str, int], list[int]]:
-    groups: dict[tuple[str, int], list[int]] = {}
+async def _match_idempotency_keys(
+    session: AsyncSession, batch: Sequence[NewJob], results: list[Submitted | None]
+) -> tuple[list[int], dict[int, int]]:
+    """Answer the submissions whose Idempotency-Key already has a job. Return the indexes that
+    need a new job, and the repeats within this batch mapped to the first of their key."""
+    keyed = {(new.key_id, new.idempotency_key) for new in batch if new.idempotency_key}
+    stored: dict[tuple[str, str | None], Job] = {}
+    if keyed:
+        wanted = or_(*(and_(Job.key_id == key, Job.idempotency_key == idem) for key, idem in keyed))
+        for job in (await session.scalars(select(Job).where(wanted))).all():
+            stored[(job.key_id, job.idempotency_key)] = job
+    fresh: list[int] = []
+    followers: dict[int, int] = {}
+    leaders: dict[tuple[str, str | None], int] = {}
     for index, new in enumerate(batch):
+        key = (new.key_id, new.idempotency_key)
+        if new.idempotency_key is None:
+            fresh.append(index)
+        elif key in stored:
+            results[index] = _replay(stored[key], new)
+        elif key in leaders:
+            followers[index] = leaders[key]
+        else:
+            leaders[key] = index
+            fresh.append(index)
+    return fresh, followers
+
+
+def _replay(job: Job, new: NewJob) -> Replayed | KeyReused:
+    same = job.request_fingerprint == new.request_fingerprint
+    return Replayed(job) if same else KeyReused(job)
+
+
+def _by_key(batch: Sequence[NewJob], indexes: list[int]) -> dict[tuple[str, int], list[int]]:
+    groups: dict[tuple[str, int], list[int]] = {}
+    for index in indexes:
+        new = batch[index]
         groups.setdefault((new.key_id, new.max_active_jobs), []).append(index)
     return groups
 
@@ -78,7 +149,7 @@ async def _hold_for_key(
     session: AsyncSession,
     batch: Sequence[NewJob],
     indexes: list[int],
-    results: list[Job | Shortfall | None],
+    results: list[Submitted | None],
 ) -> None:
     """One guarded UPDATE for all of a key's submissions when the key can afford them all;
     otherwise one each, in arrival order, so exactly those that fit are accepted."""
@@ -127,6 +198,8 @@ def _new_job_row(job_id: str, new: NewJob) -> Job:
         estimated_seconds=new.seconds,
         created_at=utcnow(),
         attempts=0,
+        idempotency_key=new.idempotency_key,
+        request_fingerprint=new.request_fingerprint,
         cancel_requested=False,
     )
 

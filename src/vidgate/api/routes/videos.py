@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from vidgate.api.deps import BEARER_SECURITY, VideoKey, runtime_of
@@ -19,6 +19,7 @@ from vidgate.jobs.models import JobStatus
 from vidgate.runtime import Runtime
 
 router = APIRouter(tags=["videos"])
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 @router.post(
@@ -26,7 +27,7 @@ router = APIRouter(tags=["videos"])
     openapi_extra=BEARER_SECURITY,
     summary="Generate a video",
     response_model=GenerationResponse | AsyncGenerationResponse,
-    responses=error_responses(400, 401, 402, 403, 429, 502, 503, 504),
+    responses=error_responses(400, 401, 402, 403, 422, 429, 502, 503, 504),
 )
 async def create_generation(
     body: GenerationRequest,
@@ -37,11 +38,18 @@ async def create_generation(
         alias="async",
         description="Return a job at once instead of waiting for the video",
     ),
+    idempotency_key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        description="A key of your choosing (1 to 255 printable ASCII characters). Sending the "
+        "same request again with the same key returns the job the first one made, without a "
+        "second charge; the response then carries `Idempotent-Replayed: true`.",
+    ),
 ) -> Any:
     """Sync (default) waits for the video. If the client goes away the job still finishes and
     stays listed under /jobs. `?async=true` returns the job id at once."""
     runtime = runtime_of(request)
-    job = await service.submit_generation(
+    submission = await service.submit_generation(
         intake=runtime.intake,
         events=runtime.events,
         key=key,
@@ -50,13 +58,20 @@ async def create_generation(
         max_active_jobs=runtime.settings.max_active_jobs_per_key,
         storage=runtime.storage,
         allow_private_sources=runtime.settings.allow_private_sources,
+        idempotency_key=idempotency_key,
     )
+    job = submission.job
+    headers = {PROVIDER_HEADER: job.provider}
+    if submission.replayed:
+        headers[REPLAYED_HEADER] = "true"
     if async_:  # a JSONResponse skips re-validating our own output against response_model
-        return JSONResponse(async_response(job), headers={PROVIDER_HEADER: job.provider})
-    return await _wait_for_video(runtime, key, job.id, base_url(request))
+        return JSONResponse(async_response(job), headers=headers)
+    return await _wait_for_video(runtime, key, job.id, base_url(request), headers)
 
 
-async def _wait_for_video(runtime: Runtime, key: AuthenticatedKey, job_id: str, base: str) -> JSONResponse:
+async def _wait_for_video(
+    runtime: Runtime, key: AuthenticatedKey, job_id: str, base: str, headers: dict[str, str]
+) -> JSONResponse:
     job = await service.wait_for_job(
         runtime.sessions,
         runtime.events,
@@ -77,6 +92,4 @@ async def _wait_for_video(runtime: Runtime, key: AuthenticatedKey, job_id: str, 
     async with runtime.sessions() as session:
         fresh_key = await session.get(ApiKey, key.id)
     assert fresh_key is not None
-    return JSONResponse(
-        sync_response(job, fresh_key, base), headers={PROVIDER_HEADER: job.provider}
-    )
+    return JSONResponse(sync_response(job, fresh_key, base), headers=headers)
