@@ -95,11 +95,13 @@ async def submit_generation(
     allow_private_sources: bool,
     idempotency_key: str | None = None,
 ) -> Submission:
+    idempotency_key = check_idempotency_key(idempotency_key)
     spec = resolve_model(params)
     check_sources(params, storage=storage, allow_private=allow_private_sources)
     provider = choose_provider(key, spec, configured_providers)
     credits, seconds = spec.price(float(params["duration_seconds"]))
-    fingerprint = request_fingerprint(params)  # before the seed is drawn: a retry may omit it
+    # before the seed is drawn: a retry may leave it out too
+    fingerprint = request_fingerprint(params) if idempotency_key is not None else None
     input_params = {**params, "model": spec.id}
     if input_params.get("seed") is None:
         input_params["seed"] = secrets.randbelow(2**32)
@@ -113,8 +115,8 @@ async def submit_generation(
             credits=credits,
             seconds=seconds,
             max_active_jobs=max_active_jobs,
-            idempotency_key=check_idempotency_key(idempotency_key),
-            request_fingerprint=fingerprint if idempotency_key else None,
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
         ),
     )
     if isinstance(result, store.Replayed):
