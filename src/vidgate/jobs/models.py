@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vidgate.db.base import Base, UTCDateTime, utcnow
@@ -32,8 +32,16 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_key_created", "key_id", "created_at"),
         Index("ix_jobs_status_created", "status", "created_at"),
-        # One job per client-chosen Idempotency-Key and API key (NULLs never collide).
-        Index("ix_jobs_key_idempotency", "key_id", "idempotency_key", unique=True),
+        # One job per client-chosen Idempotency-Key and API key. Partial: jobs without a key
+        # (most of them) cost the index nothing.
+        Index(
+            "ix_jobs_key_idempotency",
+            "key_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

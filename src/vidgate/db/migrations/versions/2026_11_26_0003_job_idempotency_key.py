@@ -24,7 +24,13 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('idempotency_key', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('request_fingerprint', sa.String(length=64), nullable=True))
-        batch_op.create_index('ix_jobs_key_idempotency', ['key_id', 'idempotency_key'], unique=True)
+        batch_op.create_index(
+            'ix_jobs_key_idempotency',
+            ['key_id', 'idempotency_key'],
+            unique=True,
+            sqlite_where=sa.text('idempotency_key IS NOT NULL'),
+            postgresql_where=sa.text('idempotency_key IS NOT NULL'),
+        )
 
     # ### end Alembic commands ###
 
