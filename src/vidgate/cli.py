@@ -25,7 +25,7 @@ SANDBOX_CREDITS = 100_000
 SANDBOX_SECONDS = 3_600
 
 
-def _with_database(settings: Settings, action: Callable[[Sessions], Awaitable[T]]) -> T:
+def with_database(settings: Settings, action: Callable[[Sessions], Awaitable[T]]) -> T:
     async def run() -> T:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.resolved_database_url)
@@ -55,7 +55,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
-    first_key = _with_database(settings, _sandbox_key_if_empty)
+    first_key = with_database(settings, _sandbox_key_if_empty)
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     if first_key:
         click.echo(f"Created a sandbox API key (shown once; it is not stored):\n\n  {first_key}\n")
@@ -175,7 +175,7 @@ def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbo
         )
 
     try:
-        row, secret = _with_database(load_settings(), create)
+        row, secret = with_database(load_settings(), create)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scopes") from exc
     kind = "sandbox" if row.sandbox else "live"
@@ -187,7 +187,7 @@ def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbo
 @keys_group.command("list")
 def keys_list() -> None:
     """List keys (prefixes only: keys themselves are not stored)."""
-    rows = _with_database(load_settings(), keys.list_keys)
+    rows = with_database(load_settings(), keys.list_keys)
     click.echo(f"{'ID':22} {'PREFIX':16} {'KIND':8} {'SCOPES':18} {'CREDITS':>17} {'SECONDS':>13}  NAME")
     for row in rows:
         kind = "revoked" if row.revoked_at else ("sandbox" if row.sandbox else "live")
@@ -206,6 +206,6 @@ def keys_revoke(key_id: str) -> None:
     async def revoke(sessions: Sessions) -> bool:
         return await keys.revoke_key(sessions, key_id)
 
-    if not _with_database(load_settings(), revoke):
+    if not with_database(load_settings(), revoke):
         raise click.ClickException(f"No active key with ID {key_id}")
     click.echo(f"Revoked {key_id}")

@@ -24,7 +24,12 @@ class GenerationRequest(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    prompt: str = Field(description="Text description of the video", max_length=MAX_PROMPT_CHARS)
+    prompt: str = Field(
+        description="Text description of the video",
+        max_length=MAX_PROMPT_CHARS,
+        # enforced by _prompt_not_blank, whose message is clearer than pydantic's
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    )
     model: str | None = Field(
         default=None,
         description="Model ID; default depends on the mode (text: fal-ai/minimax/video-01, "
