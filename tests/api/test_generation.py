@@ -99,9 +99,12 @@ async def test_sync_client_that_goes_away_leaves_the_job_running(harness: Harnes
     request = asyncio.create_task(
         harness.client.post(GEN, json={"prompt": "fire", "duration_seconds": 1}, headers=auth(key))
     )
-    await asyncio.sleep(0.3)
+    for _ in range(500):  # until the job exists: however slow the machine, never a guess
+        jobs = (await harness.client.get("/api/v1/jobs", headers=auth(key))).json()["jobs"]
+        if jobs:
+            break
+        await asyncio.sleep(0.02)
     request.cancel()
-    jobs = (await harness.client.get("/api/v1/jobs", headers=auth(key))).json()["jobs"]
     assert len(jobs) == 1
     job = (await harness.client.get(f"/api/v1/jobs/{jobs[0]['id']}?poll=true", headers=auth(key))).json()
     assert job["status"] == "completed"
