@@ -191,6 +191,11 @@ class FakeFal:
                 job.completed = True
                 self._deliver_webhook(job)
 
+    def status_calls(self, request_id: str) -> int:
+        """How many status calls the job of `request_id` has answered."""
+        with self._lock:
+            return self._jobs[request_id].steps
+
     @property
     def jwks(self) -> dict[str, Any]:
         """The public key fal's webhooks are signed with, as fal publishes it."""
