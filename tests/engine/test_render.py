@@ -162,10 +162,24 @@ def make_source_image(path: Path, size: tuple[int, int] = (400, 300)) -> None:
 # --- the MP4 contract ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("resolution", RESOLUTIONS)
-@pytest.mark.parametrize("aspect_ratio", ASPECT_RATIOS)
+# DESIGN.md's table, written out: the code's own table must not be its own test.
+DESIGN_TABLE = {
+    ("720p", "16:9"): (1280, 720), ("720p", "9:16"): (720, 1280), ("720p", "1:1"): (720, 720),
+    ("720p", "4:3"): (960, 720), ("720p", "3:4"): (720, 960),
+    ("1080p", "16:9"): (1920, 1080), ("1080p", "9:16"): (1080, 1920),
+    ("1080p", "1:1"): (1080, 1080), ("1080p", "4:3"): (1440, 1080), ("1080p", "3:4"): (1080, 1440),
+    ("4k", "16:9"): (3840, 2160), ("4k", "9:16"): (2160, 3840), ("4k", "1:1"): (2160, 2160),
+    ("4k", "4:3"): (2880, 2160), ("4k", "3:4"): (2160, 2880),
+}  # fmt: skip
+
+
+def test_the_code_has_designs_table() -> None:
+    assert {(r, a): output_dimensions(r, a) for r in RESOLUTIONS for a in ASPECT_RATIOS} == DESIGN_TABLE
+
+
+@pytest.mark.parametrize(("resolution", "aspect_ratio"), sorted(DESIGN_TABLE))
 def test_every_table_dimension(tmp_path: Path, resolution: str, aspect_ratio: str) -> None:
-    width, height = output_dimensions(resolution, aspect_ratio)
+    width, height = DESIGN_TABLE[resolution, aspect_ratio]
     out = tmp_path / "out.mp4"
     render(request(width=width, height=height, duration_seconds=0.2), out)
     assert_mp4_contract(out, width, height, 30, 0.2)
@@ -340,6 +354,53 @@ def test_video_to_video_retimes_loops_and_grades(tmp_path: Path) -> None:
         assert 12 * expected <= bar_x < 12 * expected + 12, (i, bar_x)
     # The colour grade is visible: the output is not just the source re-timed.
     assert mean_abs_diff(frames[0], decode_frames(source)[0]) > 5
+
+
+def _quadrant_video(path: Path, width: int, height: int) -> None:
+    """Red left half, blue right half, and a green bottom quarter across both."""
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[:, : width // 2] = (220, 0, 0)
+    rgb[:, width // 2 :] = (0, 0, 220)
+    rgb[3 * height // 4 :] = (0, 200, 0)
+    write_video(path, [rgb] * 3, 25)
+
+
+@pytest.mark.parametrize(
+    ("source_size", "out_size"),
+    [((640, 360), (320, 180)), ((640, 360), (180, 320)), ((640, 360), (240, 240)),
+     ((320, 180), (640, 360)), ((320, 180), (360, 640)), ((360, 640), (320, 180))],
+)  # fmt: skip
+def test_video_to_video_frames_the_source_by_cover_crop(
+    tmp_path: Path, source_size: tuple[int, int], out_size: tuple[int, int]
+) -> None:
+    """Larger, smaller and differently shaped sources keep their proportions: the centred
+    crop of the output's shape, scaled to fill the frame, never stretched."""
+    source = tmp_path / "src.mp4"
+    _quadrant_video(source, *source_size)
+    out = tmp_path / "out.mp4"
+    width, height = out_size
+    render(request(mode="video_to_video", prompt="plain", source_video=source, width=width,
+                   height=height, duration_seconds=0.1), out)
+    frame = decode_frames(out)[0].astype(np.int32)
+    # The expected picture: the source cover-cropped to the output's aspect.
+    src_w, src_h = source_size
+    scale = max(width / src_w, height / src_h)
+    xs = (np.arange(width) + 0.5 - width / 2) / scale + src_w / 2  # source column per output column
+    ys = (np.arange(height) + 0.5 - height / 2) / scale + src_h / 2
+    red_columns = xs < src_w / 2
+    green_rows = ys >= 3 * src_h / 4
+    margin_x, margin_y = max(3, width // 20), max(3, height // 20)
+    for x in (margin_x, width // 2 - margin_x, width // 2 + margin_x, width - margin_x):
+        for y in (margin_y, height // 2, height - margin_y):
+            if any(abs(y - b) < margin_y for b in np.flatnonzero(np.diff(green_rows))):
+                continue  # too close to the green edge to judge
+            r, g, b = frame[y, x]
+            if green_rows[y]:
+                assert g > max(r, b), (x, y, frame[y, x])
+            elif red_columns[x]:
+                assert r > max(g, b), (x, y, frame[y, x])
+            else:
+                assert b > max(r, g), (x, y, frame[y, x])
 
 
 def test_video_to_video_cover_crops_other_aspects(tmp_path: Path) -> None:

@@ -107,17 +107,15 @@ class Sampler:
     def _crop(self, frame: av.VideoFrame) -> Image.Image:
         # One swscale pass scales the whole frame (so its cover-crop is at most the output
         # size) and converts it to RGB; the crop is then a slice.
-        left, top, right, _ = cover_box(frame.width, frame.height, self.width, self.height)
+        left, top, right, bottom = cover_box(frame.width, frame.height, self.width, self.height)
         scale = min(1.0, self.width / (right - left))
-        crop_w = min(round(self.width * scale), round(frame.width * scale))
-        crop_h = min(round(self.height * scale), round(frame.height * scale))
+        scaled_w, scaled_h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
         rgb = frame.to_ndarray(
-            width=round(frame.width * scale),
-            height=round(frame.height * scale),
-            format="rgb24",
-            interpolation=Interpolation.BILINEAR,
+            width=scaled_w, height=scaled_h, format="rgb24", interpolation=Interpolation.BILINEAR
         )
         x, y = round(left * scale), round(top * scale)
+        crop_w = max(1, min(round((right - left) * scale), scaled_w - x))
+        crop_h = max(1, min(round((bottom - top) * scale), scaled_h - y))
         return Image.fromarray(rgb[y : y + crop_h, x : x + crop_w])
 
     def close(self) -> None:
