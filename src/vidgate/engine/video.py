@@ -1,7 +1,7 @@
 """video_to_video: a source video re-timed to the output fps and duration (and to the speed
 and direction the prompt asks for), cover-cropped to the output size, colour graded and
 stylised (see styles.py). Frames are decoded lazily; at most a few are held in memory (a
-reversed clip is spooled to a temporary file first)."""
+reversed clip is spooled to a compressed temporary file first)."""
 
 from __future__ import annotations
 
@@ -190,39 +190,87 @@ class VideoToVideo:
             self._tail.close()
 
 
+# Frames per keyframe interval of a reversed clip's spool: the most pictures held in memory.
+REVERSE_CHUNK = 12
+_SPOOL_OPTIONS = {
+    "preset": "ultrafast",
+    "crf": "6",  # visually lossless: the spool is encoded once more for the output
+    "x264-params": f"keyint={REVERSE_CHUNK}:min-keyint={REVERSE_CHUNK}:scenecut=0:bframes=0",
+}
+
+
 class Reversed:
-    """The forward clip played backwards. Its frames are spooled, in order, to a temporary
-    file first (one pass over the source), then read from the end."""
+    """The forward clip played backwards.
+
+    The forward pictures are first encoded, in order, into a temporary RGB H.264 file with a
+    keyframe every ``REVERSE_CHUNK`` frames (one pass over the source). That file is then read
+    back from its end one keyframe interval at a time, so memory holds one interval of
+    pictures and the disk a compressed copy, whatever the clip's length and size.
+    """
 
     def __init__(self, forward: VideoToVideo, request: RenderRequest) -> None:
         self._forward = forward
         self._count = request.frame_count
         self.fps = request.fps
         self._folder = tempfile.TemporaryDirectory(prefix="vidgate-reverse-")
-        self._spool: np.ndarray | None = None
+        self._spool_path = Path(self._folder.name) / "forward.mp4"
+        self._spool: av.container.InputContainer | None = None
+        self._chunk_start = -1
+        self._chunk: list[np.ndarray] = []
 
     def frame(self, t: float) -> av.VideoFrame:
         if self._spool is None:
-            self._spool = self._fill()
+            self._spool = self._write_spool()
         index = self._count - 1 - min(self._count - 1, round(t * self.fps))
-        picture = Image.fromarray(self._spool[index])
+        picture = self._picture(index)
         if self._forward.grain is not None:
-            picture = self._forward.grain.apply(picture, round(t * self.fps))
-        return av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
+            grained = self._forward.grain.apply(Image.fromarray(picture), round(t * self.fps))
+            picture = np.asarray(grained)
+        return av.VideoFrame.from_ndarray(picture, format="rgb24")
 
-    def _fill(self) -> np.ndarray:
-        first = np.asarray(self._forward.image(0.0))
-        spool = np.lib.format.open_memmap(
-            Path(self._folder.name) / "frames.npy", mode="w+", dtype=np.uint8,
-            shape=(self._count, *first.shape),
-        )
-        spool[0] = first
-        for index in range(1, self._count):
-            spool[index] = np.asarray(self._forward.image(index / self.fps))
+    def _write_spool(self) -> av.container.InputContainer:
+        with av.open(str(self._spool_path), "w", format="mp4") as container:
+            stream = container.add_stream("libx264rgb", rate=self.fps)
+            first = self._forward.image(0.0)
+            stream.width, stream.height, stream.pix_fmt = first.width, first.height, "rgb24"
+            stream.options = _SPOOL_OPTIONS
+            for index in range(self._count):
+                image = first if index == 0 else self._forward.image(index / self.fps)
+                frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+                frame.pts = index
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
         self._forward.close()
-        return spool
+        return av.open(str(self._spool_path))
+
+    def _picture(self, index: int) -> np.ndarray:
+        """Forward picture number ``index``, decoding its keyframe interval when needed."""
+        start = index - index % REVERSE_CHUNK
+        if start != self._chunk_start:
+            self._chunk = self._decode_chunk(start)
+            self._chunk_start = start
+        return self._chunk[min(index - start, len(self._chunk) - 1)]
+
+    def _decode_chunk(self, start: int) -> list[np.ndarray]:
+        assert self._spool is not None
+        stream = self._spool.streams.video[0]
+        self._spool.seek(int(start / self.fps / stream.time_base), stream=stream, backward=True)
+        pictures: list[np.ndarray] = []
+        for frame in self._spool.decode(stream):
+            number = round(float(frame.time) * self.fps)
+            if number < start:
+                continue
+            pictures.append(frame.to_ndarray(format="rgb24"))
+            if number + 1 >= start + REVERSE_CHUNK:
+                break
+        return pictures
 
     def close(self) -> None:
         self._forward.close()
-        self._spool = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        self._chunk = []
         self._folder.cleanup()
