@@ -14,10 +14,14 @@ import asyncpg
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from vidgate.app import create_app
 from vidgate.auth import service as keys
+from vidgate.auth.models import ApiKey
+from vidgate.billing.models import LedgerEntry
 from vidgate.config import Settings
+from vidgate.jobs.models import Job
 from vidgate.runtime import Runtime
 
 
@@ -118,6 +122,24 @@ class Harness:
         response = await self.client.get("/api/v1/jobs?limit=100", headers=auth(key))
         assert response.status_code == 200, response.text
         return len(response.json()["jobs"])
+
+    async def stored_state(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every key's balances, every job id and every ledger row: what a refused request
+        must leave exactly as it found it."""
+        balances = select(
+            ApiKey.id, ApiKey.credits_used, ApiKey.credits_reserved, ApiKey.seconds_used,
+            ApiKey.seconds_reserved, ApiKey.active_jobs, ApiKey.revoked_at,
+        ).order_by(ApiKey.id)
+        ledger = select(
+            LedgerEntry.id, LedgerEntry.key_id, LedgerEntry.job_id, LedgerEntry.kind,
+            LedgerEntry.credits, LedgerEntry.seconds,
+        ).order_by(LedgerEntry.id)
+        async with self.runtime.sessions() as session:
+            return {
+                "keys": [tuple(row) for row in (await session.execute(balances)).all()],
+                "jobs": list((await session.scalars(select(Job.id).order_by(Job.id))).all()),
+                "ledger": [tuple(row) for row in (await session.execute(ledger)).all()],
+            }
 
 
 def auth(key: str) -> dict[str, str]:

@@ -20,8 +20,9 @@ def test_every_model_is_in_the_price_table_with_its_price() -> None:
 
 
 def test_tier_prices_are_documented() -> None:
+    basic = TIER_CREDITS_PER_SECOND["basic"]
     for tier, price in TIER_CREDITS_PER_SECOND.items():
-        assert f"| {tier} | {price} |" in README
+        assert f"| {tier} | {price} | {price / basic} |" in README
 
 
 def test_every_setting_is_documented() -> None:

@@ -230,6 +230,11 @@ async def test_models_catalog(harness: Harness) -> None:
     assert seed_models | {"vidgate/local"} <= ids
     one = (await harness.client.get("/api/v1/models/fal-ai/minimax/video-01")).json()
     assert one["tier"] == "standard" and one["pricing"]["credits_per_second"] == 100
+    multipliers = {model["id"]: model["pricing"]["quota_multiplier"] for model in listed["data"]}
+    assert multipliers["fal-ai/pixverse/v5.5/text-to-video"] == 1.0  # basic
+    assert multipliers["fal-ai/minimax/video-01"] == 2.0  # standard
+    assert multipliers["fal-ai/veo3"] == 4.0  # powerful
+    assert multipliers["vidgate/local"] == 0.2
     assert one["modes"] == ["text_to_video"]
     missing = await harness.client.get("/api/v1/models/fal-ai/nothing")
     assert missing.status_code == 404 and missing.json() == {"error": "Model not found: fal-ai/nothing"}

@@ -18,6 +18,14 @@ BAD_BODIES = [
     ({"prompt": 42}, "prompt must be a string"),
     ({**OK, "model": "no/such-model"}, "Invalid model: no/such-model"),
     ({**OK, "model": 7}, "model must be a string"),
+    ({**OK, "model": ""}, 'Invalid model: "". GET /api/v1/models lists the models'),
+    ({**OK, "model": {"id": "vidgate/local"}}, "model must be a string"),
+    ({"prompt": {"text": "waves"}}, "prompt must be a string"),
+    ({**OK, "negative_prompt": {"not": "blurry"}}, "negative_prompt must be a string"),
+    ({**OK, "mode": "image_to_video", "source_image": {"url": "https://example.com/a.png"}},
+     "source_image must be a string"),
+    ({"prompt": "waves\x00crashing"}, "prompt must not contain NUL characters"),
+    ({**OK, "negative_prompt": "\x00"}, "negative_prompt must not contain NUL characters"),
     ({**OK, "resolution": "480p"}, "resolution must be one of 720p, 1080p or 4k"),
     ({**OK, "fps": 24}, "fps must be 30 or 60"),
     ({**OK, "fps": "30"}, "fps must be 30 or 60"),
@@ -36,6 +44,10 @@ BAD_BODIES = [
     ({**OK, "duration_seconds": -3}, "duration_seconds must be between 1 and 6"),
     ({**OK, "model": "vidgate/local", "duration_seconds": 61}, "duration_seconds must be between 1 and 60 for model vidgate/local"),
     ({**OK, "seed": 1.5}, "seed must be an integer"),
+    ({**OK, "seed": 42.5}, "seed must be an integer"),
+    ({**OK, "seed": -1.0}, "seed is out of range"),
+    ({**OK, "seed": 2.0**40}, "seed is out of range"),
+    ({**OK, "seed": "42"}, "seed must be an integer"),
     ({**OK, "seed": -1}, "seed is out of range"),
     ({**OK, "seed": 2**40}, "seed is out of range"),
     ({**OK, "loop": "yes"}, "loop must be a boolean"),
@@ -53,20 +65,36 @@ BAD_BODIES = [
 ]
 
 
-async def _unchanged(harness: Harness, key: str, before: dict) -> None:
-    assert await harness.quota(key) == before
-    assert await harness.job_count(key) == 0
+async def _unchanged(harness: Harness, before: dict) -> None:
+    """No job made, no balance moved, no ledger row written since `before` was taken."""
+    assert await harness.stored_state() == before
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_BODIES)
 async def test_bad_body_is_a_400_that_changes_nothing(harness: Harness, body: dict, message: str) -> None:
     key = await harness.key()
-    before = await harness.quota(key)
+    before = await harness.stored_state()
     response = await harness.client.post(URL, json=body, headers=auth(key))
     assert response.status_code == 400, response.text
     assert set(response.json()) == {"error"}
     assert message in response.json()["error"]
-    await _unchanged(harness, key, before)
+    await _unchanged(harness, before)
+
+
+async def test_a_whole_number_seed_written_as_a_float_is_that_seed(harness: Harness) -> None:
+    key = await harness.key()
+    response = await harness.client.post(URL, json={**OK, "seed": 42.0}, headers=auth(key))
+    assert response.status_code == 200, response.text
+    job = (await harness.client.get(f"/api/v1/jobs/{response.json()['id']}", headers=auth(key))).json()
+    assert job["inputParams"]["seed"] == 42 and isinstance(job["inputParams"]["seed"], int)
+
+
+@pytest.mark.parametrize("body", [OK, {**OK, "model": None}])
+async def test_an_absent_or_null_model_is_the_default(harness: Harness, body: dict) -> None:
+    key = await harness.key()
+    response = await harness.client.post(URL, json=body, headers=auth(key))
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == "fal-ai/minimax/video-01"
 
 
 @pytest.mark.parametrize(
@@ -78,17 +106,35 @@ async def test_bad_body_is_a_400_that_changes_nothing(harness: Harness, body: di
         (b'"a prompt"', "Request body must be a JSON object"),
         (b"", "Request body must be a JSON object"),
         (b"\xff\xfe\x00garbage", "Malformed JSON in request body"),
+        # Python's json module reads these non-standard literals; none is a duration
+        (b'{"prompt": "a", "duration_seconds": NaN}', "duration_seconds must be a finite number"),
+        (b'{"prompt": "a", "duration_seconds": Infinity}', "duration_seconds must be a finite number"),
+        (b'{"prompt": "a", "duration_seconds": -Infinity}', "duration_seconds must be a finite number"),
+        (b'{"prompt": "a", "duration_seconds": 1e400}', "duration_seconds must be a finite number"),
+        (b'{"prompt": "a", "seed": NaN}', "seed must be an integer"),
+        (b'{"prompt": "a", "fps": Infinity}', "fps must be 30 or 60"),
+        (b'{"prompt": "a", "duration_seconds": ' + b"7" * 5000 + b"}",
+         "Malformed JSON in request body: a number has too many digits"),
+        (b'{"prompt": "a", "seed": -' + b"9" * 5000 + b"}",
+         "Malformed JSON in request body: a number has too many digits"),
+        (b'{"prompt": "waves \\u0000 rocks"}', "prompt must not contain NUL characters"),
+        (b'{"prompt": "waves \\ud800 rocks"}',
+         "prompt must be valid Unicode text (it has an unpaired surrogate)"),
+        (b'{"prompt": "a", "negative_prompt": "\\udfff"}',
+         "negative_prompt must be valid Unicode text (it has an unpaired surrogate)"),
+        (b'{"prompt": "caf\xe9"}', "Request body is not valid UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "Request body is nested too deeply"),
     ],
 )
 async def test_malformed_json_is_a_400(harness: Harness, raw: bytes, message: str) -> None:
     key = await harness.key()
-    before = await harness.quota(key)
+    before = await harness.stored_state()
     response = await harness.client.post(
         URL, content=raw, headers={**auth(key), "Content-Type": "application/json"}
     )
     assert response.status_code == 400, response.text
     assert response.json() == {"error": message}
-    await _unchanged(harness, key, before)
+    await _unchanged(harness, before)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +149,11 @@ async def test_malformed_json_is_a_400(harness: Harness, raw: bytes, message: st
         ("Bearer sk_test_" + "0" * 64, "API key not found"),
     ],
 )
-async def test_auth_failures_are_401(harness: Harness, header: str | None, message: str) -> None:
+async def test_auth_failures_are_401_and_change_nothing(
+    harness: Harness, header: str | None, message: str
+) -> None:
+    await harness.key()  # a key whose balances must stay as they are
+    before = await harness.stored_state()
     headers = {"Authorization": header} if header else {}
     for method, path in [("post", URL), ("get", "/api/v1/jobs"), ("get", "/api/v1/quota"),
                          ("get", "/api/v1/jobs/job_x"), ("post", "/api/v1/jobs/job_x/cancel")]:
@@ -111,9 +161,10 @@ async def test_auth_failures_are_401(harness: Harness, header: str | None, messa
         response = await getattr(harness.client, method)(path, headers=headers, **kwargs)
         assert response.status_code == 401, (path, response.text)
         assert response.json() == {"error": message}
+    await _unchanged(harness, before)
 
 
-async def test_revoked_key_is_401(harness: Harness) -> None:
+async def test_revoked_key_is_401_and_changes_nothing(harness: Harness) -> None:
     from sqlalchemy import select
 
     from vidgate.auth import service as keys
@@ -124,9 +175,11 @@ async def test_revoked_key_is_401(harness: Harness) -> None:
     async with harness.runtime.sessions() as session:
         key_id = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
     assert await keys.revoke_key(harness.runtime.sessions, key_id)
+    before = await harness.stored_state()
     response = await harness.client.post(URL, json=OK, headers=auth(key))
     assert response.status_code == 401
     assert response.json() == {"error": "API key has been revoked"}
+    await _unchanged(harness, before)
 
 
 @pytest.mark.parametrize(
@@ -142,15 +195,12 @@ async def test_missing_scope_is_403(
     harness: Harness, scopes: tuple[str, ...], method: str, path: str, message: str
 ) -> None:
     key = await harness.key(scopes=scopes)
+    before = await harness.stored_state()
     kwargs = {"json": OK} if method == "post" else {}
     response = await getattr(harness.client, method)(path, headers=auth(key), **kwargs)
     assert response.status_code == 403
     assert response.json() == {"error": message}
-    if method == "post":  # this key can look: nothing was created or reserved
-        await _unchanged(harness, key, {"credits": {"limit": 100_000, "used": 0, "reserved": 0,
-                                                    "remaining": 100_000},
-                                        "video_seconds": {"limit": 10_000, "used": 0, "reserved": 0,
-                                                          "remaining": 10_000}})
+    await _unchanged(harness, before)
 
 
 @pytest.mark.parametrize(
@@ -172,7 +222,7 @@ async def test_bad_job_list_queries_are_400(harness: Harness, query: str, messag
 
 async def test_payment_required_has_the_reference_fields_and_changes_nothing(harness: Harness) -> None:
     key = await harness.key(credits=499, seconds=100)
-    before = await harness.quota(key)
+    before = await harness.stored_state()
     response = await harness.client.post(URL, json={"prompt": "a", "duration_seconds": 5}, headers=auth(key))
     assert response.status_code == 402
     assert response.json() == {
@@ -182,23 +232,39 @@ async def test_payment_required_has_the_reference_fields_and_changes_nothing(har
         "credits_estimated": 500,
         "seconds_remaining": 100,
         "seconds_needed": 5,
+        "quota_multiplier": 2.0,
     }
-    await _unchanged(harness, key, before)
+    await _unchanged(harness, before)
 
+
+
+async def test_video_seconds_shortfall_is_a_402_with_every_field_and_changes_nothing(
+    harness: Harness,
+) -> None:
     key = await harness.key(credits=10_000, seconds=4)
-    response = await harness.client.post(URL, json={"prompt": "a", "duration_seconds": 5}, headers=auth(key))
+    before = await harness.stored_state()
+    body = {"prompt": "a", "duration_seconds": 5, "model": "vidgate/local"}
+    response = await harness.client.post(URL, json=body, headers=auth(key))
     assert response.status_code == 402
-    assert response.json()["error"] == "Video seconds limit exceeded"
-    assert response.json()["seconds_remaining"] == 4
+    assert response.json() == {
+        "error": "Video seconds limit exceeded",
+        "credits_remaining": 10_000,
+        "credits_needed": 50,
+        "credits_estimated": 50,
+        "seconds_remaining": 4,
+        "seconds_needed": 5,
+        "quota_multiplier": 0.2,
+    }
+    await _unchanged(harness, before)
 
 
 async def test_live_key_on_unconfigured_fal_is_503_and_changes_nothing(harness: Harness) -> None:
     key = await harness.key(sandbox=False)
-    before = await harness.quota(key)
+    before = await harness.stored_state()
     response = await harness.client.post(URL, json=OK, headers=auth(key))
     assert response.status_code == 503
     assert "FAL_KEY" in response.json()["error"]
-    await _unchanged(harness, key, before)
+    await _unchanged(harness, before)
 
 
 async def test_unknown_routes_and_methods_use_the_error_shape(harness: Harness) -> None:
@@ -210,20 +276,22 @@ async def test_unknown_routes_and_methods_use_the_error_shape(harness: Harness) 
     assert "error" in response.json()
 
 
-async def test_bad_async_flag_is_400(harness: Harness) -> None:
+async def test_bad_async_flag_is_400_and_changes_nothing(harness: Harness) -> None:
     key = await harness.key()
+    before = await harness.stored_state()
     response = await harness.client.post(
         "/api/v1/videos/generations?async=perhaps", json=OK, headers=auth(key)
     )
     assert response.status_code == 400
     assert response.json() == {"error": "async must be a boolean"}
+    await _unchanged(harness, before)
 
 
 async def test_oversized_body_is_a_413_that_changes_nothing(harness: Harness) -> None:
     from vidgate.api.limits import MAX_BODY_BYTES
 
     key = await harness.key()
-    before = await harness.quota(key)
+    before = await harness.stored_state()
     huge = b'{"prompt": "' + b"a" * (MAX_BODY_BYTES + 10) + b'"}'
     response = await harness.client.post(
         URL, content=huge, headers={**auth(key), "Content-Type": "application/json"}
@@ -239,4 +307,4 @@ async def test_oversized_body_is_a_413_that_changes_nothing(harness: Harness) ->
         URL, content=chunks(), headers={**auth(key), "Content-Type": "application/json"}
     )
     assert response.status_code == 413
-    await _unchanged(harness, key, before)
+    await _unchanged(harness, before)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.engine.test_render import decode_frames, make_source_video, request, write_video
 from vidgate.engine import render
-from vidgate.engine.styles import choose_look, stylise
+from vidgate.engine.styles import PAINT_RADIUS, choose_look, kuwahara, stylise
 from vidgate.engine.video import REVERSE_CHUNK
 
 FPS = 25  # the same rate as the source, so output frame n shows source frame n at speed 1
@@ -76,6 +76,19 @@ def test_stylisations_change_the_picture_as_named() -> None:
     painterly = np.asarray(stylise(picture, "painterly"), dtype=int)
     assert 0 < np.abs(painterly - rgb).mean() < 40
     assert stylise(picture, None) is picture
+
+
+def test_painterly_flattens_texture_and_keeps_edges() -> None:
+    rng = np.random.default_rng(3)
+    rgb = np.zeros((120, 200, 3), np.float32)
+    rgb[:, 100:] = 200  # a hard vertical edge between two flat areas
+    rgb += rng.normal(0, 20, rgb.shape)  # with a fine texture on both
+    picture = np.clip(rgb, 0, 255).astype(np.uint8)
+    painted = kuwahara(picture, PAINT_RADIUS).astype(float)
+    inside = (slice(10, 110), np.r_[10:90, 110:190])
+    assert painted[inside].std(axis=0).mean() < picture[inside].astype(float).std(axis=0).mean() / 2
+    row = painted[60, :, 0]
+    assert row[:97].max() < 100 < row[103:].min()  # the edge stays within a few pixels
 
 
 def test_the_prompt_chooses_the_look() -> None:

@@ -24,6 +24,7 @@ _TYPE_NAMES = {
     "float_parsing": "a number",
     "bool_type": "a boolean",
     "bool_parsing": "a boolean",
+    "finite_number": "a finite number",
 }
 
 
@@ -68,11 +69,28 @@ def describe_validation_error(error: dict[str, Any]) -> str:
         return f"{field} must be {'one of ' if ',' in expected else ''}{expected}"
     if kind in _TYPE_NAMES:
         return f"{field} must be {_TYPE_NAMES[kind]}"
+    if kind == "string_unicode":
+        return f"{field} must be valid Unicode text (it has an unpaired surrogate)"
     if kind == "string_too_long":
         return f"{field} must be at most {ctx.get('max_length')} characters"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return f"{field} is out of range: {error['msg'].lower()}"
     return f"{field}: {error['msg']}" if field else str(error["msg"])
+
+
+# FastAPI's detail when reading the JSON body raised something other than a syntax error.
+_BODY_PARSE_FAILED = "There was an error parsing the body"
+
+
+def describe_unreadable_body(cause: BaseException | None) -> str:
+    """Why json.loads could not read a body that is not plainly malformed."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "Request body is not valid UTF-8"
+    if isinstance(cause, RecursionError):
+        return "Request body is nested too deeply"
+    if type(cause) is ValueError:  # Python's limit on the digits of an integer
+        return "Malformed JSON in request body: a number has too many digits"
+    return "Malformed JSON in request body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -89,6 +107,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        if exc.detail == _BODY_PARSE_FAILED:
+            message = describe_unreadable_body(exc.__cause__)
         return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)

@@ -22,7 +22,7 @@ MAX_SEED = 2**32 - 1
 class GenerationRequest(BaseModel):
     """Body of `POST /videos/generations`. An explicit `null` means the default."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
     prompt: str = Field(
         description="Text description of the video",
@@ -32,6 +32,7 @@ class GenerationRequest(BaseModel):
     )
     model: str | None = Field(
         default=None,
+        json_schema_extra={"minLength": 1},  # "" is an unknown model, not the default
         description="Model ID; default depends on the mode (text: fal-ai/minimax/video-01, "
         "image: fal-ai/minimax/video-01/image-to-video, video: vidgate/local)",
     )
@@ -43,7 +44,9 @@ class GenerationRequest(BaseModel):
     source_image: str | None = Field(default=None, description="Image URL for image-to-video")
     source_video: str | None = Field(default=None, description="Video URL for video-to-video")
     negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
-    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, description="Random seed")
+    seed: int | None = Field(
+        default=None, ge=0, le=MAX_SEED, description="Random seed (a whole number; 42.0 is 42)"
+    )
     prompt_optimizer: bool = True
     loop: bool = False
 
@@ -59,6 +62,22 @@ class GenerationRequest(BaseModel):
     def _prompt_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("prompt is required")
+        return value
+
+    @field_validator("prompt", "model", "negative_prompt", "source_image", "source_video")
+    @classmethod
+    def _no_nul(cls, value: str, info: Any) -> str:
+        # PostgreSQL cannot store NUL in text or JSON, and no prompt or URL needs one
+        if "\x00" in value:
+            raise ValueError(f"{info.field_name} must not contain NUL characters")
+        return value
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _integral_seed(cls, value: Any) -> Any:
+        """JSON has one number type: 42.0 is the seed 42 (42.5 is refused as no integer)."""
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
         return value
 
     @field_validator("fps", mode="after")

@@ -39,6 +39,11 @@ class ModelSpec:
             return self.credits_per_second_override
         return TIER_CREDITS_PER_SECOND[self.tier]
 
+    @property
+    def quota_multiplier(self) -> float:
+        """The price relative to the basic tier's (standard 2.0): NovaKit's `quota_multiplier`."""
+        return self.credits_per_second / TIER_CREDITS_PER_SECOND["basic"]
+
     def price(self, duration_seconds: float) -> tuple[int, int]:
         """(credits, video seconds) for a clip; billed per started second."""
         seconds = math.ceil(duration_seconds - 1e-9)
@@ -81,7 +86,11 @@ class ModelSpec:
             "fps": list(self.fps),
             "aspect_ratios": list(self.aspect_ratios),
             "ignores": list(self.ignores),
-            "pricing": {"credits_per_second": self.credits_per_second, "billing": "per started second"},
+            "pricing": {
+                "credits_per_second": self.credits_per_second,
+                "quota_multiplier": self.quota_multiplier,
+                "billing": "per started second",
+            },
         }
 
 def _num(value: float) -> str:

@@ -34,10 +34,13 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def resolve_model(params: dict[str, Any]) -> ModelSpec:
-    model_id = params.get("model") or DEFAULT_MODEL_BY_MODE[params["mode"]]
+    model_id = params.get("model")
+    if model_id is None:  # absent or null; an empty string is a model name, and unknown
+        model_id = DEFAULT_MODEL_BY_MODE[params["mode"]]
     spec = get_model(model_id)
     if spec is None:
-        raise BadRequest(f"Invalid model: {model_id}. GET /api/v1/models lists the models")
+        shown = model_id or '""'
+        raise BadRequest(f"Invalid model: {shown}. GET /api/v1/models lists the models")
     try:
         spec.check(
             mode=params["mode"],
@@ -136,7 +139,7 @@ async def submit_generation(
                 retryAfter=RETRY_AFTER_SECONDS,
                 retry_after=RETRY_AFTER_SECONDS,
             )
-        raise _payment_required(result, credits, seconds)
+        raise _payment_required(result, spec, credits, seconds)
     events.work_submitted()
     return Submission(result, replayed=False)
 
@@ -156,7 +159,9 @@ def request_fingerprint(params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _payment_required(short: Shortfall, credits: int, seconds: int) -> PaymentRequired:
+def _payment_required(
+    short: Shortfall, spec: ModelSpec, credits: int, seconds: int
+) -> PaymentRequired:
     message = (
         "Credits limit exceeded" if short.credits_remaining < credits else "Video seconds limit exceeded"
     )
@@ -167,6 +172,7 @@ def _payment_required(short: Shortfall, credits: int, seconds: int) -> PaymentRe
         credits_estimated=credits,
         seconds_remaining=short.seconds_remaining,
         seconds_needed=seconds,
+        quota_multiplier=spec.quota_multiplier,
     )
 
 
