@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,31 @@ MIN_DURATION_SECONDS = 1.0
 # Credits per second of video, by tier. The seed's example: the default model (standard),
 # 5 s, costs 500 credits.
 TIER_CREDITS_PER_SECOND = {"basic": 50, "standard": 100, "powerful": 200}
+
+
+def nearest(value: float, options: Sequence[float]) -> float:
+    """The option closest to value; ties go to the smaller (it costs less).
+
+    >>> nearest(5, [4, 6, 8])
+    4
+    >>> nearest(7.5, [5, 10])
+    10
+    """
+    return min(options, key=lambda option: (abs(option - value), option))
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A combination a model does not make: with `param` at one of `values`, it makes only
+    clips of `lengths` seconds (Pixverse: 1080p only 5 or 8 s)."""
+
+    param: str
+    values: tuple[Any, ...]
+    lengths: tuple[int, ...]
+
+    def describe(self) -> dict[str, Any]:
+        return {"when": {self.param: list(self.values)}, "output_durations": list(self.lengths)}
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -32,6 +58,16 @@ class ModelSpec:
     # Request parameters the model has no control for: accepted, and without effect (the job
     # reports what the output really has).
     ignores: tuple[str, ...] = ()
+    # The clip lengths (s) the model makes; a request is snapped to the nearest. None: any
+    # length from MIN_DURATION_SECONDS to max_duration, exactly as asked.
+    output_durations: tuple[int, ...] | None = None
+    limits: tuple[Limit, ...] = ()
+
+    def output_duration(self, requested: float) -> float:
+        """The length of the clip the model makes for a request of `requested` seconds."""
+        if self.output_durations is None:
+            return requested
+        return nearest(requested, self.output_durations)
 
     @property
     def credits_per_second(self) -> int:
@@ -70,6 +106,21 @@ class ModelSpec:
                     f"{name} {value} is not available for model {self.id}; "
                     f"allowed: {', '.join(str(v) for v in allowed)}"
                 )
+        self._check_limits(duration, {"resolution": resolution, "fps": fps, "aspect_ratio": aspect})
+
+    def _check_limits(self, duration: float, settings: dict[str, Any]) -> None:
+        """Refuse a combination the model does not make. Snapping fills the gaps between a
+        model's lengths; it never trades away what was asked for to fit a combination."""
+        length = self.output_duration(duration)
+        for limit in self.limits:
+            value = settings[limit.param]
+            if value in limit.values and length not in limit.lengths:
+                raise ValueError(
+                    f"model {self.id} makes only {_choices(limit.lengths)} s clips with "
+                    f"{limit.param} {value}, and duration_seconds {_num(duration)} would be a "
+                    f"{_num(length)} s clip; ask for at most {limit.lengths[-1]} s, or another "
+                    f"{limit.param}"
+                )
 
     def describe(self) -> dict[str, Any]:
         """The model as `GET /models` shows it."""
@@ -86,6 +137,8 @@ class ModelSpec:
             "fps": list(self.fps),
             "aspect_ratios": list(self.aspect_ratios),
             "ignores": list(self.ignores),
+            "output_durations": None if self.output_durations is None else list(self.output_durations),
+            "limits": [limit.describe() for limit in self.limits],
             "pricing": {
                 "credits_per_second": self.credits_per_second,
                 "quota_multiplier": self.quota_multiplier,
@@ -95,3 +148,9 @@ class ModelSpec:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _choices(values: Sequence[int]) -> str:
+    """'5 or 8', '6, 8 or 10'."""
+    *rest, last = (str(v) for v in values)
+    return f"{', '.join(rest)} or {last}" if rest else last

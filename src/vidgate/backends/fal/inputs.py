@@ -2,7 +2,9 @@
 
 Only the fields a model has are sent (its schema may refuse others). Where a model offers a
 fixed set of values, the nearest one is used (a tie goes to the shorter or smaller, which
-costs less); the job then reports what the output really has, probed from the file.
+costs less); the job then reports what the output really has, probed from the file. The
+lengths each model makes live in the catalog (`ModelSpec.output_durations`), which also
+refuses the combinations a model does not make before anything is spent.
 """
 
 from __future__ import annotations
@@ -10,22 +12,27 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vidgate.catalog import CATALOG, ModelSpec
+from vidgate.catalog.models import nearest
+
 Params = dict[str, Any]
+Builder = Callable[[ModelSpec, Params], Params]
+
+__all__ = ["BUILDERS", "model_input", "nearest"]
+
+# Height of each resolution name, ours and the models' own spellings.
+_HEIGHTS = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080, "1440p": 1440,
+            "2160p": 2160, "4k": 2160}
 
 
-def nearest(value: float, options: Sequence[float]) -> float:
-    """The option closest to value; ties go to the smaller.
-
-    >>> nearest(5, [4, 6, 8])
-    4
-    >>> nearest(7.5, [5, 10])
-    10
-    """
-    return min(options, key=lambda option: (abs(option - value), option))
+def _seconds(spec: ModelSpec, params: Params, suffix: str = "") -> str:
+    return f"{int(spec.output_duration(float(params['duration_seconds'])))}{suffix}"
 
 
-def _seconds(params: Params, options: Sequence[int], suffix: str = "") -> str:
-    return f"{int(nearest(float(params['duration_seconds']), options))}{suffix}"
+def _resolution(params: Params, options: Sequence[str]) -> str:
+    """The model's resolution (as it spells it) nearest the requested one."""
+    by_height = {_HEIGHTS[option]: option for option in options}
+    return by_height[int(nearest(_HEIGHTS[params["resolution"]], list(by_height)))]
 
 
 def _base(params: Params, *, image: bool = False, optimizer: bool = False) -> Params:
@@ -44,98 +51,98 @@ def _optional(body: Params, params: Params, *names: str) -> Params:
     return body
 
 
-def _minimax(params: Params) -> Params:
+def _minimax(spec: ModelSpec, params: Params) -> Params:
     return _base(params, optimizer=True)
 
 
-def _minimax_i2v(params: Params) -> Params:
+def _minimax_i2v(spec: ModelSpec, params: Params) -> Params:
     return _base(params, image=True, optimizer=True)
 
 
-def _hailuo_02(params: Params) -> Params:
-    return {**_base(params, optimizer=True), "duration": _seconds(params, (6, 10))}
+def _hailuo_02(spec: ModelSpec, params: Params) -> Params:
+    return {**_base(params, optimizer=True), "duration": _seconds(spec, params)}
 
 
-def _veo3(params: Params) -> Params:
+def _veo3(spec: ModelSpec, params: Params) -> Params:
     body = {
         **_base(params),
         "aspect_ratio": params["aspect_ratio"],
-        "duration": _seconds(params, (4, 6, 8), "s"),
-        "resolution": "1080p" if params["resolution"] != "720p" else "720p",
+        "duration": _seconds(spec, params, "s"),
+        "resolution": _resolution(params, ("720p", "1080p")),
         "generate_audio": False,  # audio doubles the price and the API has no audio field
     }
     return _optional(body, params, "negative_prompt", "seed")
 
 
-def _veo2_i2v(params: Params) -> Params:
-    return {**_base(params, image=True), "duration": _seconds(params, (5, 6, 7, 8), "s")}
+def _veo2_i2v(spec: ModelSpec, params: Params) -> Params:
+    return {**_base(params, image=True), "duration": _seconds(spec, params, "s")}
 
 
-def _kling_t2v(params: Params) -> Params:
-    body = {**_base(params), "duration": _seconds(params, (5, 10)), "aspect_ratio": params["aspect_ratio"]}
+def _kling_t2v(spec: ModelSpec, params: Params) -> Params:
+    body = {**_base(params), "duration": _seconds(spec, params), "aspect_ratio": params["aspect_ratio"]}
     return _optional(body, params, "negative_prompt")
 
 
-def _kling_i2v(params: Params) -> Params:
-    body = {**_base(params, image=True), "duration": _seconds(params, (5, 10))}
+def _kling_i2v(spec: ModelSpec, params: Params) -> Params:
+    body = {**_base(params, image=True), "duration": _seconds(spec, params)}
     return _optional(body, params, "negative_prompt")
 
 
-def _pixverse(params: Params) -> Params:
-    resolution = "720p" if params["resolution"] == "720p" else "1080p"
-    durations = (5, 8) if resolution == "1080p" else (5, 8, 10)
+def _pixverse(spec: ModelSpec, params: Params) -> Params:
     body = {
         **_base(params),
         "aspect_ratio": params["aspect_ratio"],
-        "duration": _seconds(params, durations),
-        "resolution": resolution,
+        "duration": _seconds(spec, params),
+        "resolution": _resolution(params, ("360p", "540p", "720p", "1080p")),
     }
     return _optional(body, params, "negative_prompt", "seed")
 
 
-def _ltx2_fast(params: Params) -> Params:
+def _ltx2_fast(spec: ModelSpec, params: Params) -> Params:
     return {
         **_base(params),
-        "duration": _seconds(params, (6, 8, 10, 12, 14, 16, 18, 20)),
-        "resolution": "2160p" if params["resolution"] == "4k" else "1080p",
+        "duration": _seconds(spec, params),
+        "resolution": _resolution(params, ("1080p", "1440p", "2160p")),
         "aspect_ratio": "16:9",
         "fps": "50" if params["fps"] == 60 else "25",
         "generate_audio": False,
     }
 
 
-def _wan_pro(params: Params) -> Params:
+def _wan_pro(spec: ModelSpec, params: Params) -> Params:
     return _optional(_base(params, image=True), params, "seed")
 
 
-def _seedance(params: Params) -> Params:
+def _seedance(spec: ModelSpec, params: Params) -> Params:
     body = {
         **_base(params, image=True),
         "aspect_ratio": params["aspect_ratio"],
-        "resolution": "720p" if params["resolution"] == "720p" else "1080p",
-        "duration": _seconds(params, range(2, 13)),
+        "resolution": _resolution(params, ("480p", "720p", "1080p")),
+        "duration": _seconds(spec, params),
     }
     return _optional(body, params, "seed")
 
 
-def _luma_ray2(params: Params) -> Params:
-    body = {
+def _luma_ray2(spec: ModelSpec, params: Params) -> Params:
+    return {
         **_base(params),
         "aspect_ratio": params["aspect_ratio"],
-        "duration": _seconds(params, (5, 9), "s"),
-        "resolution": "720p" if params["resolution"] == "720p" else "1080p",
+        "duration": _seconds(spec, params, "s"),
+        "resolution": _resolution(params, ("540p", "720p", "1080p")),
         "loop": params["loop"],
     }
-    if params.get("source_image"):
-        body["image_url"] = params["source_image"]
-    return body
 
 
-BUILDERS: dict[str, Callable[[Params], Params]] = {
+def _luma_ray2_i2v(spec: ModelSpec, params: Params) -> Params:
+    """Only the image-to-video endpoints take an image (a first frame)."""
+    return {**_luma_ray2(spec, params), "image_url": params["source_image"]}
+
+
+BUILDERS: dict[str, Builder] = {
     "fal-ai/luma-dream-machine/ray-2": _luma_ray2,
     "fal-ai/luma-dream-machine/ray-2-flash": _luma_ray2,
-    "fal-ai/luma-dream-machine/ray-2/image-to-video": _luma_ray2,
-    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video": _luma_ray2,
+    "fal-ai/luma-dream-machine/ray-2/image-to-video": _luma_ray2_i2v,
+    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video": _luma_ray2_i2v,
     "fal-ai/minimax/video-01": _minimax,
     "fal-ai/minimax/hailuo-02/standard/text-to-video": _hailuo_02,
     "fal-ai/veo3": _veo3,
@@ -155,4 +162,4 @@ BUILDERS: dict[str, Callable[[Params], Params]] = {
 
 def model_input(model_id: str, params: Params) -> Params:
     """The JSON body fal's queue expects for this model and request."""
-    return BUILDERS[model_id](params)
+    return BUILDERS[model_id](CATALOG[model_id], params)
