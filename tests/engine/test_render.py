@@ -345,7 +345,8 @@ def test_video_to_video_retimes_loops_and_grades(tmp_path: Path) -> None:
     make_source_video(source, fps=25, frames=25)  # 1 s of source
     out = tmp_path / "out.mp4"
     # 30 fps for 2.5 s: re-timed 25 -> 30 fps and looped 2.5 times.
-    render(request(mode="video_to_video", source_video=source, fps=30, duration_seconds=2.5), out)
+    render(request(mode="video_to_video", prompt="cinematic", source_video=source, fps=30,
+                   duration_seconds=2.5), out)
     assert_mp4_contract(out, *SMALL, 30, 2.5)
     frames = decode_frames(out)
     for i, frame in enumerate(frames):

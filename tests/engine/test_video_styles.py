@@ -10,6 +10,7 @@ from PIL import Image
 
 from tests.engine.test_render import decode_frames, make_source_video, request, write_video
 from vidgate.engine import render
+from vidgate.engine.grade import GRADES, Grader
 from vidgate.engine.styles import PAINT_RADIUS, choose_look, kuwahara, stylise
 from vidgate.engine.video import REVERSE_CHUNK
 
@@ -123,3 +124,50 @@ def _gradient_video(path: Path) -> None:
     y, x = np.mgrid[0:180, 0:320]
     rgb = np.stack([x * 255 // 320, y * 255 // 180, (x + y) * 255 // 500], axis=-1).astype(np.uint8)
     write_video(path, [rgb] * 10, FPS)
+
+
+def _graded(name: str, picture: Image.Image) -> np.ndarray:
+    image = Grader(GRADES[name], *picture.size).apply(picture)
+    centre = np.asarray(image, dtype=float)[20:-20, 40:-40]  # away from the vignette
+    return centre.reshape(-1, 3)
+
+
+def _saturation(pixels: np.ndarray) -> float:
+    return float((pixels.max(axis=1) - pixels.min(axis=1)).mean())
+
+
+def test_each_grade_moves_colour_the_way_its_name_says() -> None:
+    ramp = np.repeat(np.linspace(10, 245, 240)[None, :, None], 100, axis=0).repeat(3, axis=2)
+    grey = Image.fromarray(ramp.astype(np.uint8))  # neutral, dark on the left to light on the right
+    colour = Image.fromarray(np.full((100, 240, 3), (180, 90, 60), np.uint8))
+    shadows, highlights = slice(0, 3000), slice(-3000, None)  # first and last columns' pixels
+
+    teal_orange = _graded("teal_orange", grey)
+    order = np.argsort(teal_orange.sum(axis=1))
+    dark, light = teal_orange[order[shadows]].mean(axis=0), teal_orange[order[highlights]].mean(axis=0)
+    assert dark[2] > dark[0] + 3 and light[0] > light[2] + 10  # teal shadows, orange highlights
+
+    warm, cool = _graded("warm", grey).mean(axis=0), _graded("cool_night", grey).mean(axis=0)
+    assert warm[0] > warm[2] + 10 and cool[2] > cool[0] + 10
+    assert _saturation(_graded("warm", colour)) > 0.95 * _saturation(_graded("warm_vintage", colour)) + 10
+    vintage = _graded("warm_vintage", grey)
+    assert vintage.min() > 20  # lifted, faded blacks
+    assert _saturation(_graded("warm_vintage", colour)) < 0.8 * _saturation(np.asarray(colour).reshape(-1, 3))
+    mono = _graded("mono", colour)
+    assert np.abs(mono - mono.mean(axis=1, keepdims=True)).max() < 2
+
+
+def test_warm_and_vintage_are_different_looks() -> None:
+    rng = np.random.default_rng(0)
+    assert choose_look("make it warmer", rng).grade.name == "warm"
+    assert choose_look("make it warmer", rng).grain == 0
+    assert choose_look("vintage film", rng).grade.name == "warm_vintage"
+
+
+def test_the_negative_prompt_leaves_out_the_looks_it_names() -> None:
+    rng = np.random.default_rng(0)
+    look = choose_look("vintage cartoon in reverse", rng, negative_prompt="grain, cartoon")
+    assert look.grain == 0 and look.style is None and look.reverse
+    assert look.grade.name == "warm_vintage"
+    assert choose_look("cinematic", rng, negative_prompt="teal").grade.name != "teal_orange"
+    assert choose_look("slow motion", rng, negative_prompt="slow motion").speed == 1.0

@@ -26,26 +26,36 @@ class Grade:
 
 
 GRADES = {
+    # shadows pushed to teal, highlights to orange
     "teal_orange": Grade("teal_orange", 1.1, 1.25, (0.0, 0.05, 0.08), (1.1, 0.98, 0.85), 0.35),
-    "warm_vintage": Grade("warm_vintage", 0.7, 0.9, (0.1, 0.07, 0.04), (1.05, 0.97, 0.82), 0.4),
+    # faded, washed-out colour with lifted, brownish blacks
+    "warm_vintage": Grade("warm_vintage", 0.6, 0.85, (0.12, 0.08, 0.04), (1.03, 0.96, 0.82), 0.4),
+    # full colour, shifted towards red and yellow
+    "warm": Grade("warm", 1.08, 1.1, (0.03, 0.015, 0.0), (1.08, 1.0, 0.84), 0.25),
     "cool_night": Grade("cool_night", 0.8, 1.3, (0.0, 0.02, 0.09), (0.85, 0.95, 1.12), 0.45),
     "mono": Grade("mono", 0.0, 1.35, (0.02, 0.02, 0.02), (1.0, 1.0, 1.0), 0.4),
 }
+# The words that ask for each grade, in the order they are looked for.
+GRADE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mono", ("black and white", "monochrome", "noir", "grayscale", "greyscale")),
+    ("warm_vintage", ("vintage", "retro", "film", "nostalgic", "old film", "faded")),
+    ("warm", ("warm", "warmer", "golden", "sunny", "summer")),
+    ("cool_night", ("night", "cold", "cool", "cooler", "winter", "blue")),
+    ("teal_orange", ("cinematic", "teal", "orange", "blockbuster")),
+)
+# The grades a prompt that names none may get, chosen by the seed.
+SEEDED_GRADES = ("teal_orange", "warm", "cool_night")
 
 
-def choose_grade(prompt: str, rng: np.random.Generator) -> Grade:
-    """A grade named by the prompt's words, else one picked by the seed."""
-    if prompt_words.has_any(
-        prompt, "black and white", "monochrome", "noir", "grayscale", "greyscale"
-    ):
-        return GRADES["mono"]
-    if prompt_words.has_any(prompt, "vintage", "retro", "film", "warm", "nostalgic"):
-        return GRADES["warm_vintage"]
-    if prompt_words.has_any(prompt, "night", "cold", "cool", "winter", "blue"):
-        return GRADES["cool_night"]
-    if prompt_words.has_any(prompt, "cinematic", "teal", "orange", "blockbuster"):
-        return GRADES["teal_orange"]
-    return GRADES[str(rng.choice(["teal_orange", "warm_vintage", "cool_night"]))]
+def choose_grade(prompt: str, rng: np.random.Generator, negative_prompt: str | None = None) -> Grade:
+    """The first grade the prompt names and the negative prompt does not, else one picked by
+    the seed among those the negative prompt leaves."""
+    refused = {name for name, phrases in GRADE_WORDS if prompt_words.has_any(negative_prompt or "", *phrases)}
+    for name, phrases in GRADE_WORDS:
+        if name not in refused and prompt_words.has_any(prompt, *phrases):
+            return GRADES[name]
+    choices = [name for name in SEEDED_GRADES if name not in refused] or ["warm"]
+    return GRADES[str(rng.choice(choices))]
 
 
 def _saturation_matrix(amount: float) -> tuple[float, ...]:

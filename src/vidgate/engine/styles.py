@@ -2,10 +2,12 @@
 film grain, speed and direction.
 
     "black and white"            mono grade          "cartoon", "anime"       posterised, inked edges
-    "vintage", "film", "retro"   warm grade + grain  "sketch", "pencil"       pencil lines on paper
-    "warm", "cool", "cinematic"  their grades        "painterly", "painting"  brush-smoothed colour
+    "vintage", "film", "retro"   faded grade + grain "sketch", "pencil"       pencil lines on paper
+    "warm", "cool", "cinematic"  their grades        "painterly", "painting"  brush strokes (Kuwahara)
     "slow motion"                half speed          "speed up", "timelapse"  double speed
     "reverse", "backwards"       played backwards
+
+A negative prompt that names one of these leaves it out.
 """
 
 from __future__ import annotations
@@ -31,37 +33,37 @@ class Look:
     reverse: bool
 
 
-def choose_look(prompt: str, rng: np.random.Generator) -> Look:
-    grade = choose_grade(prompt, rng)
-    style = _style(prompt)
+STYLE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("cartoon", ("cartoon", "anime", "comic", "cel shaded", "toon")),
+    ("sketch", ("sketch", "pencil", "drawing", "line art", "edges")),
+    ("painterly", ("painterly", "painting", "oil paint", "watercolor", "watercolour")),
+)
+SPEED_WORDS: tuple[tuple[float, tuple[str, ...]], ...] = (
+    (SLOW_MOTION, ("slow motion", "slowmo", "slow mo", "slowed down")),
+    (SPEED_UP, ("speed up", "sped up", "fast forward", "timelapse", "time lapse")),
+)
+
+
+def choose_look(prompt: str, rng: np.random.Generator, negative_prompt: str | None = None) -> Look:
+    """What the prompt asks for, leaving out whatever the negative prompt names."""
+
+    def asked(*phrases: str) -> bool:
+        return prompt_words.has_any(prompt, *phrases) and not prompt_words.has_any(
+            negative_prompt or "", *phrases
+        )
+
+    grade = choose_grade(prompt, rng, negative_prompt)
+    style = next((name for name, phrases in STYLE_WORDS if asked(*phrases)), None)
     if style == "sketch":
         grade = GRADES["mono"]
-    vintage = prompt_words.has_any(prompt, "vintage", "film grain", "old film", "retro", "grain")
+    speed = next((value for value, phrases in SPEED_WORDS if asked(*phrases)), 1.0)
     return Look(
         grade=grade,
         style=style,
-        grain=0.08 if vintage else 0.0,
-        speed=_speed(prompt),
-        reverse=prompt_words.has_any(prompt, "reverse", "reversed", "backwards", "rewind"),
+        grain=0.08 if asked("vintage", "film grain", "old film", "retro", "grain") else 0.0,
+        speed=speed,
+        reverse=asked("reverse", "reversed", "backwards", "rewind"),
     )
-
-
-def _style(prompt: str) -> str | None:
-    if prompt_words.has_any(prompt, "cartoon", "anime", "comic", "cel shaded", "toon"):
-        return "cartoon"
-    if prompt_words.has_any(prompt, "sketch", "pencil", "drawing", "line art", "edges"):
-        return "sketch"
-    if prompt_words.has_any(prompt, "painterly", "painting", "oil paint", "watercolor", "watercolour"):
-        return "painterly"
-    return None
-
-
-def _speed(prompt: str) -> float:
-    if prompt_words.has_any(prompt, "slow motion", "slow-motion", "slowmo", "slowed down"):
-        return SLOW_MOTION
-    if prompt_words.has_any(prompt, "speed up", "sped up", "fast forward", "timelapse", "time lapse"):
-        return SPEED_UP
-    return 1.0
 
 
 def stylise(image: Image.Image, style: str | None) -> Image.Image:

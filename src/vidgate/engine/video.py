@@ -124,7 +124,7 @@ class Sampler:
 
 def open_video_source(request: RenderRequest) -> VideoToVideo | Reversed:
     rng = make_rng(request.seed, request.prompt)
-    look = choose_look(request.prompt, rng)
+    look = choose_look(request.prompt, rng, request.negative_prompt)
     forward = VideoToVideo(request, look, rng)
     return Reversed(forward, request) if look.reverse else forward
 
