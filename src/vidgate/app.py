@@ -10,7 +10,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 
 from vidgate import __version__
-from vidgate.api.errors import install_error_handlers
+from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import BodySizeLimit
 from vidgate.api.routes import files, jobs, models, quota, videos, webhooks
 from vidgate.config import Settings, load_settings
@@ -56,17 +56,19 @@ def create_app(
     app.include_router(files.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
-    _declare_bearer_auth(app)
+    _complete_openapi(app)
     return app
 
 
-def _declare_bearer_auth(app: FastAPI) -> None:
-    """Add the `Authorization: Bearer` scheme to OpenAPI, so /docs can send a key."""
+def _complete_openapi(app: FastAPI) -> None:
+    """Add the `Authorization: Bearer` scheme to OpenAPI, so /docs can send a key, and
+    document validation errors as they are really answered."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
+            document_validation_errors_as_400(schema)
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearerAuth": {
                     "type": "http",

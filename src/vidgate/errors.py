@@ -7,6 +7,7 @@
     ├── Forbidden            403  the key lacks the scope
     ├── NotFound             404  unknown job, model or file (or another key's job)
     ├── Conflict             409  the job is in a state that forbids the action
+    ├── RangeNotSatisfiable  416  a file's Range starts past its end
     ├── UnprocessableContent 422  an Idempotency-Key reused with a different request
     ├── TooManyRequests      429  too many active jobs for the key
     ├── UpstreamFailed       502  the backend could not make the video
@@ -58,6 +59,17 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status = 409
+
+
+class RangeNotSatisfiable(ApiError):
+    status = 416
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"}
 
 
 class UnprocessableContent(ApiError):

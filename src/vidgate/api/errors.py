@@ -34,6 +34,47 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
+def error_response(status: int) -> dict[str, Any]:
+    """One `responses` entry as it appears in the OpenAPI document."""
+    return {
+        "description": _DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+
+
+def document_validation_errors_as_400(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 `HTTPValidationError` on every operation with parameters, but
+    this API answers a failed validation with a 400 in its error shape (see _validation below).
+    Drop those 422s (a 422 declared by a route stays) and declare the 400 where validation can
+    fail."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation["responses"]
+            if _is_fastapi_validation_error(responses.get("422")):
+                del responses["422"]
+                if _can_fail_validation(operation):
+                    responses.setdefault("400", error_response(400))
+                operation["responses"] = dict(sorted(responses.items()))
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
+def _is_fastapi_validation_error(response: dict[str, Any] | None) -> bool:
+    content = (response or {}).get("content", {}).get("application/json", {})
+    return content.get("schema", {}).get("$ref") == "#/components/schemas/HTTPValidationError"
+
+
+def _can_fail_validation(operation: dict[str, Any]) -> bool:
+    """A body, a query or header parameter, or a path parameter that is more than a string."""
+    if "requestBody" in operation:
+        return True
+    return any(
+        parameter["in"] != "path" or parameter.get("schema", {}).get("type") != "string"
+        for parameter in operation.get("parameters", [])
+    )
+
+
 _DESCRIPTIONS = {
     400: "Invalid parameters or malformed JSON",
     401: "Missing, unknown or revoked API key",
@@ -41,6 +82,7 @@ _DESCRIPTIONS = {
     403: "The API key lacks the required scope",
     404: "Not found (or not yours)",
     409: "The job's state forbids the action",
+    416: "The Range asks for bytes past the end of the file",
     422: "The Idempotency-Key was first used with a different request",
     429: "Too many active jobs for this key",
     502: "The backend could not make the video",

@@ -19,10 +19,32 @@ MAX_URL_CHARS = 16 * 1024 * 1024  # data: URIs included
 MAX_SEED = 2**32 - 1
 
 
+# Keys of a property schema that describe it rather than constrain it.
+_ANNOTATIONS = ("title", "description", "default", "examples")
+
+
+def optional_fields_nullable(schema: dict[str, Any]) -> None:
+    """Mark every optional property as also accepting null, as `_null_means_absent` does."""
+    required = set(schema.get("required", ()))
+    properties = schema.get("properties", {})
+    for name, prop in properties.items():
+        if name not in required and not _allows_null(prop):
+            notes = {key: prop[key] for key in _ANNOTATIONS if key in prop}
+            rest = {key: value for key, value in prop.items() if key not in _ANNOTATIONS}
+            properties[name] = {"anyOf": [rest, {"type": "null"}], **notes}
+
+
+def _allows_null(prop: dict[str, Any]) -> bool:
+    options = prop.get("anyOf", [prop])
+    return any(option.get("type") == "null" for option in options)
+
+
 class GenerationRequest(BaseModel):
     """Body of `POST /videos/generations`. An explicit `null` means the default."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(
+        strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra=optional_fields_nullable
+    )
 
     prompt: str = Field(
         description="Text description of the video",
