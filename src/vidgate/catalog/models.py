@@ -24,6 +24,8 @@ def nearest(value: float, options: Sequence[float]) -> float:
     >>> nearest(5, [4, 6, 8])
     4
     >>> nearest(7.5, [5, 10])
+    5
+    >>> nearest(8, [5, 10])
     10
     """
     return min(options, key=lambda option: (abs(option - value), option))
