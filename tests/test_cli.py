@@ -51,6 +51,11 @@ def test_bad_arguments_are_refused(run) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code == 2 and "unknown scopes: admin" in result.output
     result = run("keys", "create", "--name", "x", "--credits", "-5", "--video-seconds", "1")
     assert result.exit_code == 2
+    for empty in ("", " , ,"):
+        result = run("keys", "create", "--name", "x", "--scopes", empty, "--credits", "1",
+                     "--video-seconds", "1")
+        assert result.exit_code == 2
+        assert "at least one scope is required: video, jobs, usage" in result.output
     assert run("keys", "list").output.count("\n") == 1  # header only: nothing was created
 
 

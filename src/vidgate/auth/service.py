@@ -26,6 +26,8 @@ async def create_key(
 ) -> tuple[ApiKey, str]:
     """Store a new key; return the row and the key itself (shown once, never stored)."""
     scope_list = sorted(set(scopes))
+    if not scope_list:  # a key that can call nothing is a mistake, never a wish
+        raise ValueError(f"at least one scope is required: {', '.join(SCOPES)}")
     unknown = set(scope_list) - set(SCOPES)
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
