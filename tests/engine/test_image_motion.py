@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.engine.test_render import request
+from tests.engine.test_render import decode_frames, request
+from vidgate.engine import render
 from vidgate.engine.image_motion import choose_motion
 from vidgate.engine.render import open_source
 
@@ -94,3 +95,36 @@ def test_parallax_moves_near_rows_further_than_far_ones(landscape: Path) -> None
     near, far = slice(150, 180), slice(0, 30)
     assert np.abs(start[near]).mean() > np.abs(start[far]).mean() + 1
     assert np.abs(end[near]).mean() > np.abs(end[far]).mean() + 1
+
+
+def _marker_picture(path: Path) -> None:
+    """Grey, with a small bright square at the centre."""
+    image = Image.new("RGB", (640, 360), (90, 90, 90))
+    image.paste((250, 250, 250), (290, 150, 350, 210))
+    image.save(path)
+
+
+def _marker(frame: np.ndarray) -> tuple[float, float, int]:
+    """Centre x, centre y and area of the bright square in a frame."""
+    ys, xs = np.nonzero(frame.mean(axis=2) > 170)
+    return float(xs.mean()), float(ys.mean()), len(xs)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "moves"),
+    [("zoom in on the square", "grows"), ("pull back from the square", "shrinks"),
+     ("camera pans left", "right"), ("camera pans right", "left"), ("tilt up", "down")],
+)  # fmt: skip
+def test_ken_burns_follows_the_camera_move_the_prompt_names(tmp_path: Path, prompt: str, moves: str) -> None:
+    source = tmp_path / "marker.png"
+    _marker_picture(source)
+    out = tmp_path / "out.mp4"
+    render(request(mode="image_to_video", prompt=prompt, source_image=source, width=320, height=180,
+                   duration_seconds=1.0), out)
+    frames = decode_frames(out)
+    (x0, y0, area0), (x1, y1, area1) = _marker(frames[0]), _marker(frames[-1])
+    expected = {
+        "grows": area1 > 1.15 * area0, "shrinks": area1 < area0 / 1.15,
+        "right": x1 > x0 + 5, "left": x1 < x0 - 5, "down": y1 > y0 + 3,
+    }  # fmt: skip
+    assert expected[moves], (x0, y0, area0, x1, y1, area1)

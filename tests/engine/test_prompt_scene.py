@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from vidgate.engine.prompt import SUBJECTS, SceneSpec, optimize_prompt, parse
+from vidgate.engine.image_motion import choose_motion
+from vidgate.engine.optimizer import optimize_prompt
+from vidgate.engine.prompt import SUBJECTS, SceneSpec, camera_move, parse
+from vidgate.engine.styles import choose_look
 
 BEACH = "A drone flyover of a tropical beach at golden hour, cinematic"
 MOUNTAINS = "Timelapse of clouds rolling over mountain peaks, golden hour lighting, 4K cinematic"
@@ -128,14 +132,42 @@ def test_parse_is_deterministic_and_hashable() -> None:
 
 
 def test_optimize_prompt_adds_camera_and_light_only_when_missing() -> None:
-    assert optimize_prompt("ocean") == "ocean, slow dolly in, soft golden hour light, cinematic"
+    assert optimize_prompt("ocean") == "ocean, camera slowly panning right, warm golden hour light, cinematic"
     with_both = "ocean at night, slow pan left"
     assert optimize_prompt(with_both) == with_both
     only_light = optimize_prompt("ocean at night")
-    assert "dolly" in only_light and "golden hour" not in only_light
+    assert "panning" in only_light and "golden hour" not in only_light
     only_camera = optimize_prompt("drone shot of a beach")
-    assert "golden hour" in only_camera and "dolly" not in only_camera
+    assert "golden hour" in only_camera and "panning" not in only_camera
     assert optimize_prompt("ocean") == optimize_prompt("ocean")
     expanded = parse(optimize_prompt("ocean"))
-    assert expanded.camera == "zoom_in" and expanded.light == "golden_hour"
+    assert expanded.camera == "pan_right" and expanded.light == "golden_hour"
     assert optimize_prompt("")  # never empty
+
+
+@pytest.mark.parametrize(
+    ("prompt", "light"),
+    [("a galaxy", "night"), ("aurora over snowy mountains", "night"), ("fire", "dark"),
+     ("liquid metal", "dark"), ("rain", "overcast"), ("a blooming flower", "day"),
+     ("a cat playing piano", "day"), ("ocean waves crashing on rocks", "golden_hour")],
+)  # fmt: skip
+def test_optimizer_keeps_what_the_subject_needs(prompt: str, light: str) -> None:
+    """The light it adds suits the subject, and nothing it adds changes the tempo, the colour
+    or the subjects of the scene."""
+    before, after = parse(prompt), parse(optimize_prompt(prompt))
+    assert after.light == light
+    assert after.camera != "static"
+    assert (after.subjects, after.tempo, after.saturation, after.brightness) == (
+        before.subjects, before.tempo, before.saturation, before.brightness
+    )
+
+
+def test_optimizer_per_mode() -> None:
+    portrait = "The person slowly turns and smiles"
+    image = optimize_prompt(portrait, "image_to_video")
+    assert image == f"{portrait}, slow camera push in, cinematic"
+    assert not choose_motion(image).any  # a push-in, not a parallax move or an effect
+    assert camera_move(image) == "zoom_in"
+    video = optimize_prompt("the dancer spins", "video_to_video")
+    assert choose_look(video, np.random.default_rng(0)).grade.name == "teal_orange"
+    assert optimize_prompt("make it black and white", "video_to_video") == "make it black and white"

@@ -33,7 +33,7 @@ def rendered_prompt(params: dict[str, Any]) -> str:
     """The prompt the engine renders: expanded with camera and light defaults when the
     request keeps `prompt_optimizer` on (the seed's default)."""
     if params.get("prompt_optimizer", True):
-        return optimize_prompt(params["prompt"])
+        return optimize_prompt(params["prompt"], params["mode"], params.get("negative_prompt"))
     return str(params["prompt"])
 
 

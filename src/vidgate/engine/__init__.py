@@ -4,7 +4,7 @@ Everything is procedural (numpy, Pillow, PyAV/libx264); no model weights are loa
 """
 
 from vidgate.engine.errors import EngineError, RenderCancelled, SourceMediaError
-from vidgate.engine.prompt import optimize_prompt
+from vidgate.engine.optimizer import optimize_prompt
 from vidgate.engine.render import render
 from vidgate.engine.request import RenderRequest, RenderResult
 

@@ -10,6 +10,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps
 
+from vidgate.engine import prompt as prompt_words
 from vidgate.engine.errors import SourceMediaError
 from vidgate.engine.framing import cover_box
 from vidgate.engine.image_motion import MotionEffects, choose_motion
@@ -18,6 +19,9 @@ from vidgate.engine.request import RenderRequest
 from vidgate.engine.yuv import rgb_to_yuv420, yuv420_frame
 
 MAX_ZOOM = 1.15
+# Where a named pan or tilt moves the view: (x, y) direction of the crop box.
+_SWEEPS = {"pan_left": (-1.0, 0.0), "pan_right": (1.0, 0.0), "tilt_up": (0.0, -1.0),
+           "tilt_down": (0.0, 1.0)}  # fmt: skip
 
 
 def load_image(path: Path) -> Image.Image:
@@ -47,8 +51,10 @@ class KenBurns:
     frame, centred, overflowing edges cut; see ``cover_box``) at ``MAX_ZOOM`` times the
     output size, so the closest zoom still samples it 1:1. Each frame then resamples a
     sub-pixel box of it, which keeps the motion smooth. Without ``loop`` the zoom goes one
-    way (in or out, by seed) across the clip; with ``loop`` it zooms in and back out and the
-    pan traces a closed curve, so the last frame meets the first.
+    way across the clip: in or out as the prompt says ("zoom in", "pull back"), else by seed;
+    with ``loop`` it zooms in and back out and the pan traces a closed curve, so the last
+    frame meets the first. A pan or tilt the prompt names sweeps the view that way instead,
+    held at the closest zoom (where there is room to move).
     """
 
     def __init__(self, image: Image.Image, request: RenderRequest) -> None:
@@ -59,7 +65,10 @@ class KenBurns:
         work = image.resize(work_size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
         self._y, self._u, self._v = rgb_to_yuv420(work)
         rng = make_rng(request.seed, request.prompt)
-        self._zoom_in = bool(rng.integers(0, 2))
+        seeded_zoom_in = bool(rng.integers(0, 2))
+        move = prompt_words.camera_move(request.prompt)
+        self._zoom_in = {"zoom_in": True, "close_up": True, "zoom_out": False}.get(move, seeded_zoom_in)
+        self._sweep = _SWEEPS.get(move or "")
         self._pan = rng.uniform(-1, 1, size=2)  # where the pan heads, as a fraction of the slack
         self._pan /= max(1e-9, float(np.abs(self._pan).max()))
         self._pan_phase = float(rng.uniform(0, 2 * math.pi))
@@ -73,6 +82,10 @@ class KenBurns:
     def _move(self, t: float) -> tuple[float, float, float]:
         """(zoom amount 0..1, pan x, pan y in -1..1) at time t."""
         u = t / self.period
+        if self._sweep is not None:
+            dx, dy = self._sweep
+            travel = -math.cos(2 * math.pi * u) if self.loop else math.sin(math.pi * (u - 0.5))
+            return 1.0, dx * travel, dy * travel
         if self.loop:
             angle = 2 * math.pi * u
             amount = 0.5 - 0.5 * math.cos(angle)

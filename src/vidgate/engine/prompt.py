@@ -241,7 +241,7 @@ def parse(prompt: str, negative_prompt: str | None = None) -> SceneSpec:
     if light is not None and _has(negative, dict(_LIGHT_WORDS)[light]):
         light = None
     if light is None:
-        light = next((lt for s, lt in _DEFAULT_LIGHT if s in subjects), "day")
+        light = default_light(tuple(subjects)) or "day"
     if light == "night" and "stars" not in _subjects(negative) and subjects & {"sky", "clouds"}:
         subjects.add("stars")
     camera = _first(text, _CAMERA_WORDS) or "static"
@@ -271,21 +271,16 @@ def parse(prompt: str, negative_prompt: str | None = None) -> SceneSpec:
     )
 
 
-def optimize_prompt(prompt: str) -> str:
-    """The prompt with a camera move and a lighting phrase added where it names none.
+def camera_move(prompt: str) -> str | None:
+    """The camera move the prompt names ("zoom_in", "pan_left", "orbit", ...), if any."""
+    return _first(_padded(prompt), _CAMERA_WORDS)
 
-    >>> optimize_prompt("ocean")
-    'ocean, slow dolly in, soft golden hour light, cinematic'
-    """
-    base = " ".join(prompt.split()).strip(" ,.")
-    text = _padded(base)
-    extra: list[str] = []
-    if _first(text, _CAMERA_WORDS) is None:
-        extra.append("slow dolly in")
-    if _first(text, _LIGHT_WORDS) is None:
-        extra.append("soft golden hour light")
-    if not extra:
-        return prompt
-    if " cinematic " not in text:
-        extra.append("cinematic")
-    return ", ".join([base, *extra]) if base else ", ".join(["abstract flowing light", *extra])
+
+def names_light(prompt: str) -> bool:
+    return _first(_padded(prompt), _LIGHT_WORDS) is not None
+
+
+def default_light(subjects: tuple[str, ...]) -> str | None:
+    """The light some subjects bring when the prompt names none (night for stars, ...)."""
+    return next((light for subject, light in _DEFAULT_LIGHT if subject in subjects), None)
+
