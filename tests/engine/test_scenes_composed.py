@@ -187,3 +187,18 @@ def test_a_frame_does_not_depend_on_the_frames_drawn_before_it() -> None:
     for t in (0.9, 0.1, 0.7, 0.3):
         scene.frame(t)
     assert np.array_equal(scene.frame(0.7), fresh)
+
+
+def test_negative_car_keeps_the_road_and_leaves_out_the_car() -> None:
+    prompt = "a car on a road at night"
+    with_car = build_scene(request(prompt, width=256, height=144))
+    without = build_scene(request(prompt, negative_prompt="car", width=256, height=144))
+    assert "Road" in {type(layer).__name__ for layer in without.layers}
+    a, b = with_car.frame(0.5).astype(int), without.frame(0.5).astype(int)
+
+    def tail_lights(frame: np.ndarray) -> int:  # strongly red pixels
+        return int(((frame[..., 0] > 150) & (frame[..., 0] > 2 * frame[..., 1] + 40)).sum())
+
+    assert tail_lights(a) > 10 and tail_lights(b) == 0
+    # the road itself is the same: the lower corners, away from the car, barely differ
+    assert diff(a[-20:, :40], b[-20:, :40]) < 3

@@ -77,11 +77,12 @@ def has_any(prompt: str, *phrases: str) -> bool:
 # Subjects in compositing order, back to front.
 SUBJECTS: tuple[str, ...] = (
     "sky", "stars", "galaxy", "aurora", "sun", "clouds", "mountains", "city", "ocean",
-    "beach", "rocks", "road", "flower", "fire", "smoke", "metal", "bokeh", "rain", "snow",
+    "beach", "rocks", "road", "car", "flower", "fire", "smoke", "metal", "bokeh", "rain", "snow",
     "particles",
 )  # fmt: skip
 
-# Words and phrases (after plural stripping) -> the subjects they bring in.
+# Words and phrases (after plural stripping) -> the subject they name, then any others they
+# bring along ("beach" brings the ocean). A negative prompt removes only the named one.
 _SUBJECT_WORDS: dict[str, tuple[str, ...]] = {
     "sky": ("sky",), "skies": ("sky",), "heaven": ("sky",), "horizon": ("sky",),
     "cloud": ("clouds",), "cloudy": ("clouds",), "overcast": ("clouds",),
@@ -97,7 +98,7 @@ _SUBJECT_WORDS: dict[str, tuple[str, ...]] = {
     "lotus": ("flower",), "sunflower": ("flower",),
     "fire": ("fire",), "flame": ("fire",), "campfire": ("fire",), "bonfire": ("fire",),
     "blaze": ("fire",), "burning": ("fire",), "inferno": ("fire",),
-    "ember": ("fire", "particles"), "spark": ("particles",),
+    "ember": ("particles", "fire"), "spark": ("particles",),
     "rain": ("rain",), "raining": ("rain",), "rainy": ("rain",), "drizzle": ("rain",),
     "downpour": ("rain",), "raindrop": ("rain",), "storm": ("rain", "clouds"),
     "thunderstorm": ("rain", "clouds"), "rainstorm": ("rain", "clouds"),
@@ -125,9 +126,9 @@ _SUBJECT_WORDS: dict[str, tuple[str, ...]] = {
     "mountain": ("mountains",), "peak": ("mountains",), "hill": ("mountains",),
     "alp": ("mountains",), "ridge": ("mountains",), "valley": ("mountains",),
     "summit": ("mountains",),
-    "road": ("road",), "highway": ("road",), "street": ("road",), "car": ("road",),
-    "sports car": ("road",), "driving": ("road",), "racing": ("road",),
-    "race track": ("road",), "vehicle": ("road",), "drift": ("road",),
+    "road": ("road",), "highway": ("road",), "street": ("road",), "car": ("car", "road"),
+    "sports car": ("car", "road"), "driving": ("car", "road"), "racing": ("car", "road"),
+    "race track": ("road",), "vehicle": ("car", "road"), "drift": ("car", "road"),
 }  # fmt: skip
 
 # Light: first match in this order wins.
@@ -212,11 +213,11 @@ def _has(padded: str, phrases: tuple[str, ...]) -> bool:
     return any(f" {_padded(p).strip()} " in padded for p in phrases)
 
 
-def _subjects(padded: str) -> set[str]:
+def _subjects(padded: str, *, named_only: bool = False) -> set[str]:
     found: set[str] = set()
     for phrase, subjects in _SUBJECT_WORDS.items():
         if f" {phrase} " in padded:
-            found.update(subjects)
+            found.update(subjects[:1] if named_only else subjects)
     return found
 
 
@@ -230,19 +231,19 @@ def _first(padded: str, table: tuple[tuple[str, tuple[str, ...]], ...]) -> str |
 def parse(prompt: str, negative_prompt: str | None = None) -> SceneSpec:
     """The scene a prompt describes, minus what the negative prompt names."""
     text, negative = _padded(prompt), _padded(negative_prompt)
-    excluded = _subjects(negative)
+    excluded = _subjects(negative, named_only=True)
     subjects = _subjects(text) - excluded
     # The tropical word alone is a beach; a car implies its road (one subject).
     if " tropical " in text and not subjects & {"beach", "ocean"} and "beach" not in negative:
         subjects |= {"beach", "ocean"}
-    if "beach" in subjects and "ocean" not in _subjects(negative):
+    if "beach" in subjects and "ocean" not in excluded:
         subjects.add("ocean")
     light = _first(text, _LIGHT_WORDS)
     if light is not None and _has(negative, dict(_LIGHT_WORDS)[light]):
         light = None
     if light is None:
         light = default_light(tuple(subjects)) or "day"
-    if light == "night" and "stars" not in _subjects(negative) and subjects & {"sky", "clouds"}:
+    if light == "night" and "stars" not in excluded and subjects & {"sky", "clouds"}:
         subjects.add("stars")
     camera = _first(text, _CAMERA_WORDS) or "static"
     speed = tempo(prompt)

@@ -38,6 +38,8 @@ def complete(spec: SceneSpec) -> tuple[str, ...]:
     if "city" in subjects and not subjects & GROUND:
         subjects.add("ocean")  # the skyline over a river that mirrors its lights
     subjects -= set(spec.excluded)
+    if "road" not in subjects:
+        subjects.discard("car")  # the road layer draws it
     return tuple(s for s in SUBJECTS if s in subjects)
 
 

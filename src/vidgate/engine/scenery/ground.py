@@ -235,11 +235,12 @@ class Road:
             dash = np.clip((0.025 - d) / pu + 0.5, 0, 1)
             dash *= smoothstep(0.45, 0.55, np.abs(((z + fwd) % 1.0) - 0.5) * 2) * fade
             mix(ground, (np.maximum(edge * fade, dash) * 0.9)[None], self.paint[:, None, None])
-            if self.night:
+            if self.night and env.has("car"):
                 beam = np.exp(-(((u - self.centre(z, fr)) / (0.12 + 0.12 * z)) ** 2))
                 beam *= (z > self.car_z) * np.exp(-(z - self.car_z) / 2.5) * 0.6
                 ground += beam[None] * col(rgb(1.0, 0.92, 0.75))
-        self._car(img, fr)
+        if env.has("car"):
+            self._car(img, fr)
 
     def _car(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
