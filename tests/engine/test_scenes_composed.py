@@ -32,7 +32,15 @@ SUBJECT_PROMPTS = {
     "beach": "a beach",
     "road": "a car on a road",
     "rocks": "waves on rocks",
+    "trees": "a forest",
+    "field": "a green meadow",
+    "rainbow": "a rainbow",
 }
+
+
+# The layer that draws each subject, where its name is not the subject's own.
+LAYER_OF = {"rain": "Falling", "snow": "Falling", "particles": "Falling", "field": "Meadow",
+            "metal": "Metal"}  # fmt: skip
 
 
 def request(prompt: str, **overrides: object) -> RenderRequest:
@@ -62,7 +70,7 @@ def test_each_subject_draws_a_moving_picture(subject: str) -> None:
     assert first.std() > 8, subject  # not a flat colour
     assert diff(first, later) > 0.3, subject  # it moves
     names = [type(layer).__name__ for layer in getattr(scene, "layers", [])]
-    assert names, f"{subject}: expected a composed scene"
+    assert LAYER_OF.get(subject, subject.capitalize()) in names, (subject, names)
 
 
 def test_the_issue_prompts_compose_their_layers() -> None:
@@ -162,7 +170,7 @@ def test_render_writes_a_composed_clip(tmp_path: Path) -> None:
 def test_looping_scenes_are_periodic_in_every_layer(camera: str) -> None:
     prompt = (
         "beach, mountains, clouds, car on a road, fire, smoke, particles, bokeh, rain, snow, "
-        f"galaxy, aurora, city, rocks, flower, liquid metal, {camera}"
+        f"galaxy, aurora, city, rocks, flower, liquid metal, forest, meadow, rainbow, {camera}"
     )
     req = request(prompt, loop=True, duration_seconds=1.3, width=96, height=54)
     scene = build_scene(req)
@@ -229,3 +237,13 @@ def test_negative_static_guarantees_motion(prompt: str) -> None:
     plain = build_scene(request(prompt))
     moved = diff(still.frame(0.0), still.frame(0.5))
     assert moved > 2.0 and moved > 1.2 * diff(plain.frame(0.0), plain.frame(0.5))
+
+
+def test_pastel_softens_and_vivid_strengthens_the_colours() -> None:
+    def saturation(prompt: str) -> float:
+        frame = build_scene(request(prompt)).frame(0.5).astype(float)
+        return float((frame.max(axis=2) - frame.min(axis=2)).mean())
+
+    plain = saturation("a red flower blooming")
+    assert saturation("a pastel red flower blooming") < 0.75 * plain
+    assert saturation("a vivid red flower blooming") > 1.1 * plain

@@ -76,8 +76,8 @@ def has_any(prompt: str, *phrases: str) -> bool:
 
 # Subjects in compositing order, back to front.
 SUBJECTS: tuple[str, ...] = (
-    "sky", "stars", "galaxy", "aurora", "sun", "clouds", "mountains", "city", "ocean",
-    "beach", "rocks", "road", "car", "flower", "fire", "smoke", "metal", "bokeh", "rain", "snow",
+    "sky", "stars", "galaxy", "aurora", "sun", "clouds", "rainbow", "mountains", "trees", "city",
+    "ocean", "field", "beach", "rocks", "road", "car", "flower", "fire", "smoke", "metal", "bokeh", "rain", "snow",
     "particles",
 )  # fmt: skip
 
@@ -126,6 +126,13 @@ _SUBJECT_WORDS: dict[str, tuple[str, ...]] = {
     "mountain": ("mountains",), "peak": ("mountains",), "hill": ("mountains",),
     "alp": ("mountains",), "ridge": ("mountains",), "valley": ("mountains",),
     "summit": ("mountains",),
+    "forest": ("trees",), "tree": ("trees",), "wood": ("trees",), "woodland": ("trees",),
+    "jungle": ("trees",), "rainforest": ("trees",), "pine": ("trees",), "grove": ("trees",),
+    "orchard": ("trees", "field"), "park": ("trees", "field"), "countryside": ("field", "trees"),
+    "field": ("field",), "meadow": ("field",), "grass": ("field",), "grassland": ("field",),
+    "prairie": ("field",), "pasture": ("field",), "farmland": ("field",), "savanna": ("field",),
+    "lawn": ("field",), "wheat": ("field",),
+    "rainbow": ("rainbow",),
     "road": ("road",), "highway": ("road",), "street": ("road",), "car": ("car", "road"),
     "sports car": ("car", "road"), "driving": ("car", "road"), "racing": ("car", "road"),
     "race track": ("road",), "vehicle": ("car", "road"), "drift": ("car", "road"),
@@ -243,7 +250,8 @@ def parse(prompt: str, negative_prompt: str | None = None) -> SceneSpec:
         light = None
     if light is None:
         light = default_light(tuple(subjects)) or "day"
-    if light == "night" and "stars" not in excluded and subjects & {"sky", "clouds"}:
+    clear_night = light == "night" and "rain" not in subjects
+    if clear_night and "stars" not in excluded and subjects & {"sky", "clouds"}:
         subjects.add("stars")
     camera = _first(text, _CAMERA_WORDS) or "static"
     speed = tempo(prompt)

@@ -17,11 +17,13 @@ from vidgate.engine.scenery.effects import (
 )
 from vidgate.engine.scenery.env import Env
 from vidgate.engine.scenery.ground import Beach, City, Ocean, Road, Rocks
+from vidgate.engine.scenery.land import Meadow, Rainbow, Trees
 from vidgate.engine.scenery.sky import Aurora, Clouds, Galaxy, Mountains, Sky, Stars, Sun
 
+LUMA = np.array([0.2126, 0.7152, 0.0722], F32)
 OUTDOOR = {"sky", "clouds", "sun", "mountains", "ocean", "beach", "rocks", "road", "city",
-           "aurora", "stars", "galaxy"}  # fmt: skip
-GROUND = {"ocean", "beach", "road"}
+           "aurora", "stars", "galaxy", "trees", "field", "rainbow"}  # fmt: skip
+GROUND = {"ocean", "beach", "road", "field"}
 
 
 def complete(spec: SceneSpec) -> tuple[str, ...]:
@@ -29,6 +31,8 @@ def complete(spec: SceneSpec) -> tuple[str, ...]:
     subjects = set(spec.subjects)
     if subjects <= {"rain"} and subjects:
         subjects |= {"clouds", "ocean"}
+    if "trees" in subjects and not subjects & GROUND:
+        subjects.add("field")  # a forest stands on grass
     if subjects <= {"snow"} and subjects:
         subjects |= {"mountains"}
     if subjects & {"fire"} and "particles" not in subjects:
@@ -84,7 +88,8 @@ class ComposedScene:
         layers: list = []
         if outdoor:
             layers.append(Sky(env))
-            if "stars" in subjects or (light.night and "stars" not in spec.excluded):
+            clear_night = light.night and "rain" not in subjects
+            if "stars" in subjects or (clear_night and "stars" not in spec.excluded):
                 layers.append(Stars(env))
         else:
             layers.append(Backdrop(env))
@@ -111,6 +116,9 @@ class ComposedScene:
                 env, Clouds(env, bank=True) if "clouds" in subjects else None
             ),
             "city": lambda: City(env),
+            "trees": lambda: Trees(env),
+            "field": lambda: Meadow(env),
+            "rainbow": lambda: Rainbow(env),
             "ocean": lambda: Ocean(env),
             "beach": lambda: Beach(env),
             "rocks": lambda: Rocks(env),
@@ -131,6 +139,7 @@ class ComposedScene:
         self.layers = layers
         r2 = sx[None, :] ** 2 + sy[:, None] ** 2
         self._vignette = (255 * (1 - 0.22 * r2 / r2.max())).astype(F32)
+        self._saturation = spec.saturation  # "pastel" below 1, "vivid" above
 
     def frame(self, t: float) -> np.ndarray:
         env = self.env
@@ -139,6 +148,11 @@ class ComposedScene:
         img = np.zeros((3, h, w), F32)
         for layer in self.layers:
             layer.draw(img, fr)
+        if self._saturation != 1.0:
+            grey = np.tensordot(LUMA, img, axes=1)[None]
+            img -= grey
+            img *= F32(self._saturation)
+            img += grey
         img *= self._vignette
         np.clip(img, 0, 255, out=img)
         img += 0.5

@@ -275,7 +275,7 @@ class Mountains:
         alpha = np.zeros((h, w), F32)
         n = self.tex.shape[0]
         # Below the horizon a ground layer (water, beach, road) covers the ridges' feet.
-        covered = bool(set(env.spec.subjects) & {"ocean", "beach", "road"})
+        covered = bool(set(env.spec.subjects) & {"ocean", "beach", "road", "field"})
         for ridge in ridges:
             x, y_all = fr.view(ridge["depth"])
             heights = ridge["lift"] + ridge["amp"] * sample1(ridge["line"], x[0], ridge["freq"])
