@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,27 @@ async def database_url() -> AsyncIterator[str | None]:
     url, drop = await fresh_postgres_database(admin_url)
     yield url
     await drop()
+
+
+@contextlib.contextmanager
+def server_database() -> Iterator[str | None]:
+    """`database_url` for a server that runs in a thread or another process, outside any
+    test's event loop (and for fixtures wider than one test)."""
+    admin_url = os.environ.get(TEST_DATABASE_ENV)
+    if not admin_url:
+        yield None
+        return
+    url, drop = asyncio.run(fresh_postgres_database(admin_url))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop())
+
+
+@pytest.fixture
+def server_database_url() -> Iterator[str | None]:
+    with server_database() as url:
+        yield url
 
 
 @contextlib.asynccontextmanager

@@ -1,12 +1,19 @@
-"""A real uvicorn server on a free loopback port, in a thread, for clients such as `requests`."""
+"""Real servers on free loopback ports, for clients such as `requests` and curl: an app in a
+thread, or `vidgate serve` itself in a process of its own."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -41,4 +48,53 @@ def serve_in_thread(
         server.should_exit = True
         thread.join(timeout=30)
 
+
+@contextmanager
+def vidgate_serve(
+    data_dir: Path, port: int, *, database_url: str | None = None, **env: str
+) -> Iterator[subprocess.Popen[str]]:
+    """`vidgate serve` in its own process group, on `data_dir` (and `database_url`, default
+    the SQLite file in `data_dir`), with `env` added to its environment."""
+    environment = {
+        **os.environ,
+        "VIDGATE_DATA_DIR": str(data_dir),
+        "VIDGATE_PORT": str(port),
+        "VIDGATE_JOB_LEASE_SECONDS": "2",
+        **env,
+    }
+    environment.pop("DATABASE_URL", None)
+    if database_url:
+        environment["DATABASE_URL"] = database_url
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vidgate", "serve"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def wait_until_ready(process: subprocess.Popen[str]) -> str:
+    """Read the server's output until it listens; return what it printed until then."""
+    assert process.stdout is not None
+    printed = []
+    deadline = time.monotonic() + 60
+    for line in process.stdout:
+        printed.append(line)
+        if "Uvicorn running on" in line:
+            # Keep draining the output so the server never blocks on a full pipe.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return "".join(printed)
+        assert time.monotonic() < deadline, "server did not start"
+    raise AssertionError("server exited before it was ready:\n" + "".join(printed))
+
+
+def printed_key(output: str) -> str | None:
+    """The sandbox key a first start printed, if it did."""
+    found = re.search(r"\b(sk_test_[0-9a-f]{64})\b", output)
+    return found.group(1) if found else None
 

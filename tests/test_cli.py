@@ -1,20 +1,28 @@
-"""`vidgate keys ...` from the command line."""
+"""`vidgate keys ...`, `generate` and the first `serve` from the command line."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 
+from tests.live_server import free_port, printed_key, vidgate_serve, wait_until_ready
 from vidgate.cli import main
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def run(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_database_url: str | None
+):
     monkeypatch.setenv("VIDGATE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    if server_database_url:
+        monkeypatch.setenv("DATABASE_URL", server_database_url)
     runner = CliRunner()
 
     def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -84,3 +92,28 @@ def test_generate_reports_bad_sources_and_missing_ones(run, tmp_path: Path) -> N
               "--source-image", str(junk))
     assert bad.exit_code == 1 and "source_image" in bad.output
     assert not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.slow
+def test_first_start_prints_a_key_and_a_curl_line_that_works(
+    tmp_path: Path, server_database_url: str | None
+) -> None:
+    port = free_port()
+    with vidgate_serve(tmp_path / "data", port, database_url=server_database_url) as process:
+        printed = wait_until_ready(process)
+        key = printed_key(printed)
+        assert key, printed
+        curl = re.search(r"^ *(curl .*?[^\\])$", printed, re.M | re.S)
+        assert curl, printed
+        command = curl.group(1)
+        assert f'"http://localhost:{port}/api/v1/videos/generations"' in command
+        assert f'"Authorization: Bearer {key}"' in command
+        answer = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                                timeout=300, check=True)
+        video = json.loads(answer.stdout)
+        assert video["data"]["url"].startswith(f"http://localhost:{port}/files/")
+        assert (video["data"]["width"], video["data"]["height"], video["data"]["duration_seconds"]) == (
+            1280, 720, 5)
+        assert video["usage"]["credits_used"] == 500
+        download = requests.get(video["data"]["url"], timeout=30)
+        assert download.headers["content-type"] == "video/mp4" and download.content[4:8] == b"ftyp"
