@@ -308,3 +308,15 @@ async def test_oversized_body_is_a_413_that_changes_nothing(harness: Harness) ->
     )
     assert response.status_code == 413
     await _unchanged(harness, before)
+
+
+@pytest.mark.parametrize("job_id", ["job_x", "%00", "job_%00", "%ff", "%ED%A0%80", "JOB_" + "0" * 24, "j" * 5000])
+async def test_malformed_job_ids_are_404_on_every_job_endpoint(harness: Harness, job_id: str) -> None:
+    key = await harness.key()
+    before = await harness.stored_state()
+    for method, path in [("get", f"/api/v1/jobs/{job_id}"), ("get", f"/api/v1/jobs/{job_id}?poll=true"),
+                         ("post", f"/api/v1/jobs/{job_id}/cancel")]:
+        response = await getattr(harness.client, method)(path, headers=auth(key))
+        assert response.status_code == 404, (path, response.text)
+        assert response.json() == {"error": "Job not found"}
+    await _unchanged(harness, before)

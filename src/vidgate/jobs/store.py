@@ -3,6 +3,7 @@ so a retry or a crash can never settle credits twice or bring a finished job bac
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -22,6 +23,9 @@ from vidgate.jobs.models import TERMINAL_STATUSES, Job, JobStatus
 
 Sessions = async_sessionmaker[AsyncSession]
 ACTIVE = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
+
+
+_JOB_ID = re.compile(r"job_[0-9a-f]{24}")
 
 
 def new_job_id() -> str:
@@ -205,6 +209,8 @@ def _new_job_row(job_id: str, new: NewJob) -> Job:
 
 
 async def get(sessions: Sessions, job_id: str, *, key_id: str | None = None) -> Job | None:
+    if not _JOB_ID.fullmatch(job_id):  # never stored; PostgreSQL would refuse some (a NUL)
+        return None
     query = select(Job).where(Job.id == job_id)
     if key_id is not None:
         query = query.where(Job.key_id == key_id)
