@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.engine.test_render import decode_frames, request
 from vidgate.engine import render
-from vidgate.engine.image_motion import choose_motion
+from vidgate.engine.image_motion import _displace, choose_motion, estimate_depth, sky_mask
 from vidgate.engine.render import open_source
 
 SIZE = (320, 180)
@@ -128,3 +128,37 @@ def test_ken_burns_follows_the_camera_move_the_prompt_names(tmp_path: Path, prom
         "right": x1 > x0 + 5, "left": x1 < x0 - 5, "down": y1 > y0 + 3,
     }  # fmt: skip
     assert expected[moves], (x0, y0, area0, x1, y1, area1)
+
+
+def test_depth_is_estimated_from_the_picture_not_only_its_rows() -> None:
+    rng = np.random.default_rng(1)
+    picture = np.full((120, 200, 3), (200, 205, 210), np.uint8)  # pale, flat haze everywhere
+    picture[10:50, 20:80] = rng.integers(0, 255, (40, 60, 3))  # a detailed, colourful thing, high up
+    nearness = estimate_depth(picture)
+    assert nearness[30, 50] > nearness[30, 150] + 0.1  # the detailed thing is nearer than the haze
+    assert nearness[110, 150] > nearness[30, 150]  # and the ground plane still counts
+
+
+def test_clouds_drift_over_the_sky_not_over_what_stands_in_it(tmp_path: Path) -> None:
+    pixels = np.zeros((180, 320, 3), np.uint8)
+    pixels[:] = (110, 160, 225)  # sky
+    rng = np.random.default_rng(2)
+    pixels[:90, 200:] = rng.integers(10, 70, (90, 120, 3))  # a dark, leafy tree on the right
+    pixels[120:] = (70, 110, 60)  # ground
+    path = tmp_path / "tree.png"
+    Image.fromarray(pixels).save(path)
+    assert sky_mask(pixels)[30, 60] > 0.5 > sky_mask(pixels)[30, 260]
+    changes = {}
+    for prompt in ("a photo", "clouds drifting"):
+        source = open_source(request(mode="image_to_video", prompt=prompt, source_image=path,
+                                     width=320, height=180, duration_seconds=4))
+        changes[prompt] = np.abs(_luma(source, 1.0) - _luma(source, 1.6))
+    added = changes["clouds drifting"] - changes["a photo"]
+    sky, tree = (slice(10, 60), slice(20, 150)), (slice(10, 60), slice(250, 310))
+    assert added[sky].mean() > 1.0 and added[tree].mean() < 0.3 * added[sky].mean()
+
+
+def test_displacement_is_sub_pixel() -> None:
+    plane = np.tile(np.arange(0, 200, 2, dtype=np.uint8), (4, 1))  # 0, 2, 4, ...
+    _displace(plane, np.full((4, 1), 0.5, np.float32))
+    assert plane[0, 10] == 19  # halfway between 18 and 20, not a whole-pixel step

@@ -19,6 +19,7 @@ from vidgate.engine.request import RenderRequest
 from vidgate.engine.yuv import rgb_to_yuv420, yuv420_frame
 
 MAX_ZOOM = 1.15
+ANALYSIS_LONG_SIDE = 480  # depth and sky are estimated on the picture scaled to this size
 # Where a named pan or tilt moves the view: (x, y) direction of the crop box.
 _SWEEPS = {"pan_left": (-1.0, 0.0), "pan_right": (1.0, 0.0), "tilt_up": (0.0, -1.0),
            "tilt_down": (0.0, 1.0)}  # fmt: skip
@@ -73,8 +74,11 @@ class KenBurns:
         self._pan /= max(1e-9, float(np.abs(self._pan).max()))
         self._pan_phase = float(rng.uniform(0, 2 * math.pi))
         motion = choose_motion(request.prompt, request.negative_prompt)
+        scale = min(1.0, ANALYSIS_LONG_SIDE / max(work.size))
+        analysis = (max(1, round(work.width * scale)), max(1, round(work.height * scale)))
+        picture = np.asarray(work.resize(analysis, Image.Resampling.BOX))
         self._effects = (
-            MotionEffects(motion, self.width, self.height, self.period, self.loop, rng)
+            MotionEffects(motion, self.width, self.height, self.period, self.loop, rng, picture)
             if motion.any
             else None
         )
@@ -114,7 +118,8 @@ class KenBurns:
         v = self._v.resize(half, bilinear, box=half_box)
         if self._effects is not None:
             planes = [np.array(plane) for plane in (y, u, v)]
-            self._effects.apply(*planes, t)
+            fraction = (left / work_w, top / work_h, (left + box_w) / work_w, (top + box_h) / work_h)
+            self._effects.apply(*planes, t, fraction)
             y, u, v = (Image.fromarray(plane, "L") for plane in planes)
         return yuv420_frame(y, u, v)
 
