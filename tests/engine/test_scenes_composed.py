@@ -247,3 +247,20 @@ def test_pastel_softens_and_vivid_strengthens_the_colours() -> None:
     plain = saturation("a red flower blooming")
     assert saturation("a pastel red flower blooming") < 0.75 * plain
     assert saturation("a vivid red flower blooming") > 1.1 * plain
+
+
+@pytest.mark.parametrize(
+    ("prompt", "accent"),
+    [("a dreamy wish", "Falling"), ("a romantic memory", "Bokeh"), ("a mysterious ghost", "Smoke")],
+)
+def test_a_prompt_without_subjects_gets_the_accent_its_mood_asks_for(prompt: str, accent: str) -> None:
+    names = [type(layer).__name__ for layer in build_scene(request(prompt)).layers]
+    assert names[0] == "Drift" and accent in names, names
+
+
+def test_prompts_without_subjects_differ_by_their_words() -> None:
+    prompts = ["a cat playing piano", "a quiet thought", "the meaning of life", "an old friend"]
+    frames = [build_scene(request(p, seed=1)).frame(0.5) for p in prompts]
+    for i in range(len(frames)):
+        for j in range(i + 1, len(frames)):
+            assert diff(frames[i], frames[j]) > 8, (prompts[i], prompts[j])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vidgate.engine.prompt import SUBJECTS, SceneSpec
+from vidgate.engine.scenery.abstract import Drift, accent_for
 from vidgate.engine.scenery.core import F32, LIGHTS, Camera, Clock, Frame
 from vidgate.engine.scenery.effects import (
     Backdrop,
@@ -41,6 +42,9 @@ def complete(spec: SceneSpec) -> tuple[str, ...]:
         subjects.add("ocean")
     if "city" in subjects and not subjects & GROUND:
         subjects.add("ocean")  # the skyline over a river that mirrors its lights
+    if not subjects:
+        accent = accent_for(" ".join(spec.words))  # an abstract scene's accent
+        subjects = {accent} if accent else set()
     subjects -= set(spec.excluded)
     if "road" not in subjects:
         subjects.discard("car")  # the road layer draws it
@@ -91,6 +95,8 @@ class ComposedScene:
             clear_night = light.night and "rain" not in subjects
             if "stars" in subjects or (clear_night and "stars" not in spec.excluded):
                 layers.append(Stars(env))
+        elif not spec.subjects:
+            layers.append(Drift(env))
         else:
             layers.append(Backdrop(env))
             if "flower" in subjects and not light.night and not spec.sharp and "bokeh" not in spec.excluded:
