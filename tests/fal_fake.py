@@ -4,8 +4,12 @@ Serve it with `tests/live_server.py: serve_in_thread(fake.app)` and set `fake.ba
 it yields; the submit response then carries status/response/cancel URLs on that base and result
 files are served from `{base_url}/files/{request_id}.mp4`.
 
-Behaviour knobs are plain attributes read when a request arrives; the per-job ones (polls, outcome,
-video settings) are captured at submit time, so changing them affects only later submissions.
+Behaviour knobs are plain attributes read when a request arrives (`reset()` puts them all back);
+the per-job ones (polls, outcome, video settings) are captured at submit time, so changing them
+affects only later submissions.
+
+Like fal, a request that fails still ends as COMPLETED, with `error`/`error_type` on its status,
+and its result URL returns the model's error (422 with a detail list, 500, ...).
 
 The server runs in another thread (handlers are sync and run in uvicorn's threadpool), so all
 state is guarded by one `threading.Lock`; tests may read `submissions` and `cancels` directly.
@@ -35,7 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-OUTCOMES = ("ok", "validation_error", "content_policy", "error_completed")
+OUTCOMES = ("ok", "validation_error", "content_policy", "error_completed", "no_video", "failed_status")
 
 LOCKED_DETAIL = "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 VALIDATION_DETAIL = [{"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}]
@@ -50,6 +54,13 @@ CONTENT_POLICY_DETAIL = [
 ]
 RUNNER_ERROR = "Internal error in the model runner"
 RUNNER_ERROR_TYPE = "internal_server_error"
+# What a failed request's COMPLETED status carries, by outcome.
+STATUS_ERRORS = {
+    "validation_error": ("Invalid status code: 422", "validation_error"),
+    "content_policy": ("Invalid status code: 422", "content_policy_violation"),
+    "error_completed": (RUNNER_ERROR, RUNNER_ERROR_TYPE),
+    "failed_status": (RUNNER_ERROR, RUNNER_ERROR_TYPE),
+}
 CANCELLED_ERROR = "Request was cancelled"
 CANCELLED_ERROR_TYPE = "request_cancelled"
 SCHEDULING_DETAIL = "Failed to schedule a runner for the request"
@@ -65,7 +76,7 @@ class Submission:
     headers: dict[str, str]  # lower-case header names
     query: dict[str, str]
     request_id: str
-    webhook: str | None = None  # the `fal_webhook` query parameter, recorded, never called
+    webhook: str | None = None  # the `fal_webhook` query parameter
 
 
 @dataclass
@@ -107,6 +118,14 @@ class _DroppedResponse(Response):
             }
         )
         await send({"type": "http.response.body", "body": b'{"request_id": "', "more_body": True})
+
+
+def _ingress_answer(code: int) -> Response:
+    """fal's front door turning a request away before fal sees it: nginx's own page, no
+    x-fal-request-id."""
+    page = f"<html><head><title>{code}</title></head><body><center><h1>{code}</h1></center>" \
+           "<hr><center>nginx</center></body></html>"
+    return Response(page, status_code=code, media_type="text/html")
 
 
 _video_cache: dict[tuple[int, int, int, float], bytes] = {}
@@ -159,26 +178,49 @@ class FakeFal:
         self.base_url: str = ""  # falls back to the request's own base URL when empty
         self.submissions: list[Submission] = []
         self.cancels: list[str] = []
-        # knobs
-        self.polls_in_queue: int = 1
-        self.polls_in_progress: int = 2
-        self.outcome: str = "ok"
-        self.submit_status: int | None = None
-        self.status_failures: int = 0
-        self.drop_submit_response: bool = False
-        self.video_size: tuple[int, int] = (1280, 720)
-        self.video_seconds: float = 6.0
-        self.video_fps: int = 25
-
         self.webhook_deliveries: list[tuple[str, int]] = []  # (request id, HTTP status; 0: failed)
-        self._signing_key = Ed25519PrivateKey.generate()
-        self.slow_statuses: int = 0  # the next N status calls answer only after slow_seconds
-        self.slow_seconds: float = 1.0
         self.uploads: dict[str, Upload] = {}  # files sent through the CDN upload flow
+        # counters of calls received
+        self.submit_attempts = 0  # submits answered, turned away or not
+        self.result_calls = 0
+        self.token_requests = 0
+        self._signing_key = Ed25519PrivateKey.generate()
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._counter = itertools.count(1)
+        self.reset()
         self.app = self._build_app()
+
+    def reset(self) -> None:
+        """Every knob back to a well-behaved fal."""
+        self.polls_in_queue: int = 1
+        self.polls_in_progress: int = 2
+        self.outcome: str = "ok"
+        self.video_size: tuple[int, int] = (1280, 720)
+        self.video_seconds: float = 6.0
+        self.video_fps: int = 25
+        self.submit_status: int | None = None  # every submit answers this (401, 403, 429, 5xx)
+        # The next submits are turned away with these codes; from fal's ingress (nginx's page,
+        # no x-fal-request-id: fal never saw them) unless submit_failures_from_ingress is off.
+        self.submit_failures: list[int] = []
+        self.submit_failures_from_ingress: bool = True
+        self.drop_submit_response: bool = False
+        self.bare_submit_response: bool = False  # a submit answer with request_id but no URLs
+        self.slow_submit_seconds: float = 0.0  # a submit is recorded, then answered this late
+        self.status_failures: int = 0  # the next N status or result calls answer 503
+        self.result_failures: int = 0  # the next N result calls answer 503
+        self.status_error: int | None = None  # every status call answers this code
+        self.result_error: int | None = None  # every result call answers this code
+        self.odd_statuses: int = 0  # the next N status calls report odd_status, not advancing
+        self.odd_status: str = "SOMETHING_NEW"
+        self.slow_statuses: int = 0  # the next N status calls answer only after slow_seconds
+        self.slow_seconds: float = 1.0
+        self.file_status: int | None = None  # output files answer this code instead
+        self.upload_status: int | None = None  # CDN uploads answer this code instead
+        self.token_expires_at: str = "2999-01-01T00:00:00Z"
+        # Off: a job's fal_webhook is recorded but never called (a test that sends its own
+        # webhooks to an address that is not served must not reach out to it).
+        self.deliver_webhooks: bool = True
 
     def finish(self, request_id: str) -> None:
         """The model is done with a submitted job: its next status call reports COMPLETED, and
@@ -205,7 +247,7 @@ class FakeFal:
 
     def _deliver_webhook(self, job: _Job) -> None:
         """Under the lock: POST the signed outcome to the job's webhook, from another thread."""
-        if not job.webhook:
+        if not job.webhook or not self.deliver_webhooks:
             return
         if job.outcome == "ok":
             body = {"request_id": job.request_id, "gateway_request_id": job.request_id, "status": "OK",
@@ -245,6 +287,17 @@ class FakeFal:
     @staticmethod
     def _unauthorized() -> JSONResponse:
         return JSONResponse({"detail": "Unauthorized"}, status_code=401)
+
+    @staticmethod
+    def _error_answer(code: int) -> JSONResponse:
+        """An error from fal itself (it carries fal's request id header)."""
+        detail = {401: "Unauthorized", 403: LOCKED_DETAIL, 429: "Too many requests",
+                  503: SCHEDULING_DETAIL}.get(code, f"Failed with status {code}")
+        headers = {"x-fal-request-id": uuid.uuid4().hex}
+        body: dict[str, Any] = {"detail": detail}
+        if code == 503:
+            body["error_type"] = headers["X-Fal-Error-Type"] = SCHEDULING_ERROR_TYPE
+        return JSONResponse(body, status_code=code, headers=headers)
 
     def _job_url(self, request: Request, job: _Job) -> str:
         return f"{self._base(request)}/{job.owner}/{job.app}/requests/{job.request_id}"
@@ -320,23 +373,22 @@ class FakeFal:
                  "response_url": url},
                 status_code=202,
             )
+        failure = STATUS_ERRORS.get(job.outcome)
         if not job.completed:
             job.completed = True
             self._deliver_webhook(job)
-            failed = job.outcome == "error_completed"
             job.logs.append(
-                {"message": RUNNER_ERROR if failed else "Done", "timestamp": _now(),
-                 "level": "ERROR" if failed else "INFO", "source": "user"}
+                {"message": failure[0] if failure else "Done", "timestamp": _now(),
+                 "level": "ERROR" if failure else "INFO", "source": "user"}
             )
         body: dict[str, Any] = {
-            "status": "COMPLETED",
+            "status": "FAILED" if job.outcome == "failed_status" else "COMPLETED",
             "logs": list(job.logs) if want_logs else None,
             "metrics": {"inference_time": INFERENCE_TIME},
             "response_url": url,
         }
-        if job.outcome == "error_completed":
-            body["error"] = RUNNER_ERROR
-            body["error_type"] = RUNNER_ERROR_TYPE
+        if failure:
+            body["error"], body["error_type"] = failure
         return JSONResponse(body)
 
     # -- the app ---------------------------------------------------------------------------------
@@ -352,6 +404,9 @@ class FakeFal:
                 ready = job is not None and job.completed and not job.cancelled and job.outcome == "ok"
             if not file_name.endswith(".mp4") or job is None or not ready:
                 return JSONResponse({"detail": "Not Found"}, status_code=404)
+            if self.file_status is not None:
+                return JSONResponse({"detail": f"File answered {self.file_status}"},
+                                    status_code=self.file_status)
             return Response(render_mp4(*job.video), media_type="video/mp4")
 
         @app.get("/{owner}/{app_name}/requests/{request_id}/status")
@@ -367,10 +422,15 @@ class FakeFal:
                 time.sleep(self.slow_seconds)
             want_logs = logs.lower() in ("1", "true")
             with self._lock:
+                if self.status_error is not None:
+                    return self._error_answer(self.status_error)
                 job = self._lookup(owner, app_name, request_id)
                 if isinstance(job, JSONResponse):
                     return job
                 url = self._job_url(request, job)
+                if self.odd_statuses > 0:
+                    self.odd_statuses -= 1
+                    return JSONResponse({"status": self.odd_status, "response_url": url}, status_code=202)
                 return self._advance(job, url, want_logs)
 
         @app.get("/{owner}/{app_name}/requests/{request_id}/status/stream")
@@ -403,6 +463,12 @@ class FakeFal:
             if not self._authorized(request):
                 return self._unauthorized()
             with self._lock:
+                self.result_calls += 1
+                if self.result_error is not None:
+                    return self._error_answer(self.result_error)
+                if self.result_failures > 0:
+                    self.result_failures -= 1
+                    return self._error_answer(503)
                 job = self._lookup(owner, app_name, request_id)
                 if isinstance(job, JSONResponse):
                     return job
@@ -417,8 +483,10 @@ class FakeFal:
             if outcome == "content_policy":
                 return JSONResponse({"detail": CONTENT_POLICY_DETAIL}, status_code=422,
                                     headers={"X-Fal-Retryable": "false"})
-            if outcome == "error_completed":
+            if outcome in ("error_completed", "failed_status"):
                 return JSONResponse({"detail": RUNNER_ERROR}, status_code=500)
+            if outcome == "no_video":
+                return JSONResponse({"seed": SEED})
             size = len(render_mp4(*video))
             return JSONResponse(
                 {
@@ -459,15 +527,19 @@ class FakeFal:
             """fal's CDN upload flow, step 1: a short-lived upload token."""
             if not self._authorized(request):
                 return self._unauthorized()
+            with self._lock:
+                self.token_requests += 1
             return JSONResponse({"token": CDN_TOKEN, "token_type": "Bearer",
                                  "base_url": f"{self._base(request)}/cdn",
-                                 "expires_at": "2999-01-01T00:00:00Z"})
+                                 "expires_at": self.token_expires_at})
 
         @app.post("/cdn/files/upload")
         async def cdn_upload(request: Request) -> Response:
             """Step 2: the raw bytes, answered with the public URL they now have."""
             if request.headers.get("authorization") != f"Bearer {CDN_TOKEN}":
                 return self._unauthorized()
+            if self.upload_status is not None:
+                return self._error_answer(self.upload_status)
             name = request.headers.get("x-fal-file-name", "upload.bin")
             upload_id = uuid.uuid4().hex
             with self._lock:
@@ -480,14 +552,17 @@ class FakeFal:
 
         @app.post("/{model_id:path}")
         async def submit(model_id: str, request: Request) -> Response:
+            with self._lock:
+                self.submit_attempts += 1
+                turned_away = self.submit_failures.pop(0) if self.submit_failures else None
+            if turned_away is not None:
+                if self.submit_failures_from_ingress or turned_away == 429:
+                    return _ingress_answer(turned_away)
+                return self._error_answer(turned_away)
             if not self._authorized(request):
                 return self._unauthorized()
             if self.submit_status is not None:
-                code = self.submit_status
-                detail = {401: "Unauthorized", 403: LOCKED_DETAIL, 429: "Too many requests"}.get(
-                    code, f"Submit failed with status {code}"
-                )
-                return JSONResponse({"detail": detail}, status_code=code)
+                return self._error_answer(self.submit_status)
             parts = [p for p in model_id.split("/") if p]
             if len(parts) < 2:
                 return JSONResponse({"detail": "Application not found"}, status_code=404)
@@ -528,19 +603,16 @@ class FakeFal:
                         webhook=query.get("fal_webhook"),
                     )
                 )
-                drop = self.drop_submit_response
+                drop, bare, slow = self.drop_submit_response, self.bare_submit_response, self.slow_submit_seconds
+            if slow:
+                await asyncio.sleep(slow)
             if drop:
                 return _DroppedResponse()
             url = self._job_url(request, job)
-            return JSONResponse(
-                {
-                    "request_id": request_id,
-                    "response_url": url,
-                    "status_url": f"{url}/status",
-                    "cancel_url": f"{url}/cancel",
-                    "status": "IN_QUEUE",
-                    "queue_position": job.polls_in_queue,
-                }
-            )
+            answer: dict[str, Any] = {"request_id": request_id, "status": "IN_QUEUE",
+                                      "queue_position": job.polls_in_queue}
+            if not bare:
+                answer |= {"response_url": url, "status_url": f"{url}/status", "cancel_url": f"{url}/cancel"}
+            return JSONResponse(answer, headers={"x-fal-request-id": request_id})
 
         return app

@@ -11,7 +11,7 @@ import av
 import httpx
 import pytest
 
-from tests.fal_fake import FakeFal
+from tests.fal_fake import STATUS_ERRORS, FakeFal
 from tests.live_server import serve_in_thread
 
 KEY = "fal-test-key"
@@ -29,10 +29,7 @@ def served() -> Iterator[tuple[FakeFal, str]]:
 @pytest.fixture
 def fake(served: tuple[FakeFal, str]) -> FakeFal:
     fake, _ = served
-    # reset knobs between tests (the server is shared by the module)
-    fake.polls_in_queue, fake.polls_in_progress, fake.outcome = 1, 2, "ok"
-    fake.submit_status, fake.status_failures, fake.drop_submit_response = None, 0, False
-    fake.video_size, fake.video_seconds, fake.video_fps = (1280, 720), 6.0, 25
+    fake.reset()  # the server is shared by the module
     return fake
 
 
@@ -161,10 +158,9 @@ def test_outcomes(fake: FakeFal, client: httpx.Client, outcome: str, code: int, 
     sub = submit(client)
     done = poll_to_completion(client, sub)
     assert done.status_code == 200
-    if outcome == "error_completed":
-        assert done.json()["error"] and done.json()["error_type"]
-    else:
-        assert "error" not in done.json()
+    # like fal: a failed request still ends COMPLETED, with the error on its status ...
+    assert (done.json()["error"], done.json()["error_type"]) == STATUS_ERRORS[outcome]
+    # ... and the model's own error from its result URL
     r = client.get(sub["response_url"])
     assert r.status_code == code
     body = r.json()
@@ -303,3 +299,66 @@ def test_status_stream_sends_each_step_then_closes(fake: FakeFal, client: httpx.
 def test_jwks_publishes_the_webhook_signing_key(fake: FakeFal, client: httpx.Client) -> None:
     keys = client.get("/.well-known/jwks.json").json()["keys"]
     assert keys == fake.jwks["keys"] and keys[0]["crv"] == "Ed25519"
+
+
+def test_a_request_can_end_failed_or_without_a_video(fake: FakeFal, client: httpx.Client) -> None:
+    fake.outcome = "failed_status"
+    failed = submit(client)
+    for _ in range(4):  # one poll in the queue, two in progress, then finished
+        last = client.get(failed["status_url"]).json()
+    assert last["status"] == "FAILED" and last["error"]
+    assert client.get(failed["response_url"]).status_code == 500
+    fake.outcome = "no_video"
+    empty = submit(client)
+    poll_to_completion(client, empty)
+    assert client.get(empty["response_url"]).json() == {"seed": 123}
+
+
+def test_submits_turned_away_at_the_ingress_never_reach_fal(fake: FakeFal, client: httpx.Client) -> None:
+    fake.submit_failures = [502, 429]
+    n = len(fake.submissions)
+    for code in (502, 429):
+        r = client.post(f"/{MODEL}", json={"prompt": "x"})
+        assert r.status_code == code and "nginx" in r.text
+        assert "x-fal-request-id" not in r.headers
+    assert len(fake.submissions) == n
+    fake.submit_failures, fake.submit_failures_from_ingress = [503], False
+    r = client.post(f"/{MODEL}", json={"prompt": "x"})
+    assert r.status_code == 503 and "x-fal-request-id" in r.headers and r.json()["detail"]
+    accepted = client.post(f"/{MODEL}", json={"prompt": "x"})
+    assert accepted.status_code == 200 and accepted.headers["x-fal-request-id"] == accepted.json()["request_id"]
+    assert fake.submit_attempts >= 4
+
+
+def test_a_bare_submit_answer_has_only_the_request_id(fake: FakeFal, client: httpx.Client) -> None:
+    fake.bare_submit_response = True
+    sub = submit(client)
+    assert set(sub) == {"request_id", "status", "queue_position"}
+    rebuilt = f"{fake.base_url}/fal-ai/kling-video/requests/{sub['request_id']}/status"
+    assert client.get(rebuilt).json()["status"] == "IN_QUEUE"
+
+
+def test_status_result_file_and_upload_errors(fake: FakeFal, client: httpx.Client) -> None:
+    fake.polls_in_queue, fake.polls_in_progress = 0, 0
+    sub = submit(client)
+    fake.odd_statuses, fake.odd_status = 1, "FROBNICATING"
+    assert client.get(sub["status_url"]).json()["status"] == "FROBNICATING"
+    fake.status_error = 403
+    r = client.get(sub["status_url"])
+    assert r.status_code == 403 and "User is locked" in r.json()["detail"]
+    fake.status_error = None
+    poll_to_completion(client, sub)
+    fake.result_failures, calls = 1, fake.result_calls
+    assert client.get(sub["response_url"]).status_code == 503
+    video_url = client.get(sub["response_url"]).json()["video"]["url"]
+    assert fake.result_calls == calls + 2
+    fake.result_error = 401
+    assert client.get(sub["response_url"]).status_code == 401
+    fake.file_status = 404
+    assert httpx.get(video_url, timeout=10).status_code == 404
+    token = client.post("/storage/auth/token", json={}).json()
+    assert token["expires_at"] == fake.token_expires_at and fake.token_requests >= 1
+    fake.upload_status = 500
+    r = httpx.post(f"{token['base_url']}/files/upload", content=b"x",
+                   headers={"Authorization": f"Bearer {token['token']}"}, timeout=10)
+    assert r.status_code == 500

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     fal_poll_seconds: float = Field(
         default=0.5, gt=0, description="First wait between fal status polls (it backs off to 5 s)."
     )
+    fal_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A fal request not finished this long after its submit is cancelled at fal "
+        "and its job failed (reservation released).",
+    )
     fal_jwks_url: str = Field(
         default="https://rest.alpha.fal.ai/.well-known/jwks.json",
         description="Where fal publishes the keys that sign its webhooks.",

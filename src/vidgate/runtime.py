@@ -76,6 +76,7 @@ class Runtime:
                 rest_url=settings.fal_rest_url,
                 storage=storage,
                 poll_first_seconds=settings.fal_poll_seconds,
+                timeout_seconds=settings.fal_timeout_seconds,
             )
         executor = Executor(
             sessions=sessions,
@@ -105,6 +106,15 @@ class Runtime:
         runtime.intake.start()
         await dispatcher.start()
         return runtime
+
+    async def cancel_pending(self, job_id: str) -> Job | None:
+        """Cancel a job that is waiting for a worker. One that already has a request at its
+        provider (put back after a shutdown, or taken back after a crash) has it cancelled
+        there too."""
+        job = await store.cancel_pending(self.sessions, job_id)
+        if job is not None:
+            await self.executor.abandon(job)
+        return job
 
     @property
     def configured_providers(self) -> set[str]:

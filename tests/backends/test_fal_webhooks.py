@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.backends.test_fal import FAL_KEY, fake_fal  # noqa: F401 - the fake server fixture
+from tests.backends.fal_support import FAL_KEY
 from tests.conftest import Harness, auth, settings_for_tests
 from tests.fal_fake import FakeFal
 from vidgate.app import create_app
@@ -43,7 +43,7 @@ def signed(request_id: str, body: bytes, *, key: Ed25519PrivateKey = SIGNING_KEY
 
 @pytest.fixture
 async def fal_with_webhooks(
-    tmp_path: Path, fake_fal: FakeFal, database_url: str | None  # noqa: F811
+    tmp_path: Path, fake_fal: FakeFal, database_url: str | None
 ) -> AsyncIterator[tuple[Harness, FakeFal]]:
     settings = settings_for_tests(tmp_path / "data", database_url=database_url, fal_key=FAL_KEY,
                                   fal_queue_url=fake_fal.base_url, public_url=PUBLIC_URL,

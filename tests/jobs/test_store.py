@@ -123,6 +123,15 @@ async def test_heartbeat_reports_cancellation_and_lost_ownership(sessions: store
     assert (await store.get(sessions, job.id)).progress == 40  # type: ignore[union-attr]
 
 
+async def test_provider_state_is_saved_only_by_the_jobs_own_worker(sessions: store.Sessions) -> None:
+    _key, job = await _key_and_job(sessions)
+    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
+    assert await store.save_provider_state(sessions, job.id, worker_id="w1", state={"request_id": "r1"})
+    # a worker whose lease was lost (the job is another's now) is told, and changes nothing
+    assert not await store.save_provider_state(sessions, job.id, worker_id="w2", state={"request_id": "r2"})
+    assert (await store.get(sessions, job.id)).provider_state == {"request_id": "r1"}  # type: ignore[union-attr]
+
+
 async def test_shortfall_creates_nothing(sessions: store.Sessions) -> None:
     key, _job = await _key_and_job(sessions)
     result = await store.submit(

@@ -24,7 +24,7 @@ class JobContext:
     report_progress: Callable[[float], None]  # fraction 0..1; cheap, call as often as you like
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     # A remote backend stores what it needs to resume after a restart here (e.g. a request id);
-    # `save_state` persists it before the backend goes on.
+    # `save_state` persists it before the backend goes on, or raises JobLost.
     state: dict[str, Any] | None = None
     save_state: Callable[[dict[str, Any]], Any] | None = None
 
@@ -51,6 +51,11 @@ class Backend(ABC):
 
     @abstractmethod
     async def run(self, ctx: JobContext) -> BackendResult: ...
+
+    async def abandon(self, state: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """A job that held this provider state ended without running again (cancelled while
+        pending, failed after its worker died): stop what the provider still runs for it.
+        Best effort; never raises."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds (connections, processes)."""

@@ -2,6 +2,8 @@
 
     BackendError         the job fails; the message is shown to the client as errorMessage
     BackendCancelled     the job stopped because cancellation was asked for
+    JobLost              the job is no longer this worker's (its lease ran out and another
+                         worker took it, or it was cancelled or finished): stop, change nothing
 """
 
 
@@ -19,3 +21,7 @@ class BackendError(Exception):
 
 class BackendCancelled(Exception):
     """The backend stopped the job because its cancel event was set."""
+
+
+class JobLost(Exception):
+    """`save_state` found the job no longer this worker's; the backend stops at once."""

@@ -12,6 +12,7 @@ from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.executor import Executor
 from vidgate.jobs.loops import raise_if_cancelling
+from vidgate.jobs.models import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -84,5 +85,8 @@ class Dispatcher:
         for job_id in job_ids:
             log.warning("job %s: its worker stopped renewing the lease; taken back", job_id)
             self.events.job_changed(job_id)
+            job = await store.get(self.sessions, job_id)
+            if job is not None and JobStatus(job.status).terminal:  # it will not run again
+                await self.executor.abandon(job)
         if job_ids:
             self.events.work_submitted()

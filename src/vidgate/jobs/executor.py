@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from vidgate.backends.base import Backend, BackendResult, JobContext
-from vidgate.backends.errors import BackendCancelled, BackendError
+from vidgate.backends.errors import BackendCancelled, BackendError, JobLost
 from vidgate.catalog import get_model
 from vidgate.config import Settings
 from vidgate.jobs import store
@@ -74,9 +74,7 @@ class Executor:
             http=self.http,
             report_progress=lambda fraction: _advance(progress, fraction),
             state=job.provider_state,
-            save_state=lambda state: store.save_provider_state(
-                self.sessions, job.id, worker_id=self.worker_id, state=state
-            ),
+            save_state=lambda state: self._save_state(job.id, state),
         )
         self.running[job.id] = ctx
         heartbeat = asyncio.create_task(self._heartbeat(job.id, ctx, progress))
@@ -90,6 +88,19 @@ class Executor:
             del self.running[job.id]
             shutil.rmtree(work_dir, ignore_errors=True)
 
+    async def abandon(self, job: Job) -> None:
+        """A job that ended without running again (cancelled while pending, failed after its
+        worker died): its backend stops what the provider may still run for it."""
+        backend = self.backends.get(job.provider)
+        if backend is not None and job.provider_state:
+            await backend.abandon(job.provider_state)
+
+    async def _save_state(self, job_id: str, state: dict[str, Any]) -> None:
+        if not await store.save_provider_state(
+            self.sessions, job_id, worker_id=self.worker_id, state=state
+        ):
+            raise JobLost(job_id)
+
     async def _run_backend(self, job: Job, ctx: JobContext) -> None:
         backend = self.backends[job.provider]
         try:
@@ -99,6 +110,8 @@ class Executor:
             await self._store_result(job, result)
         except BackendCancelled:
             await store.cancel_running(self.sessions, job.id, worker_id=self.worker_id)
+        except JobLost:  # whoever has the job now settles it; nothing is ours to write
+            log.warning("job %s is no longer this worker's; stopped running it", job.id)
         except BackendError as exc:
             await store.fail(
                 self.sessions, job.id, error=str(exc), worker_id=self.worker_id,

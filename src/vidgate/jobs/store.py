@@ -282,9 +282,14 @@ async def heartbeat(
 
 async def save_provider_state(
     sessions: Sessions, job_id: str, *, worker_id: str, state: dict[str, Any]
-) -> None:
+) -> bool:
+    """Store what the backend needs to resume the job. False (nothing stored) when the job is
+    no longer this worker's: the caller must stop, not go on as if it were saved."""
     async with sessions() as session, session.begin():
-        await session.execute(update(Job).where(_owned(job_id, worker_id)).values(provider_state=state))
+        result = await session.execute(
+            update(Job).where(_owned(job_id, worker_id)).values(provider_state=state)
+        )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 async def complete(

@@ -76,7 +76,7 @@ async def fetch_to_file(
     client: httpx.AsyncClient, url: str, dest: Path, *, field: str, max_bytes: int
 ) -> Path:
     if url.startswith("data:"):
-        dest.write_bytes(_decode_data_uri(url, field=field, max_bytes=max_bytes))
+        dest.write_bytes(decode_data_uri(url, field=field, max_bytes=max_bytes))
         return dest
     try:
         async with client.stream("GET", url, follow_redirects=True) as response:
@@ -99,7 +99,13 @@ async def fetch_to_file(
     return dest
 
 
-def _decode_data_uri(url: str, *, field: str, max_bytes: int) -> bytes:
+def data_uri_media_type(url: str) -> str:
+    """The media type a data: URI declares (RFC 2397: text/plain when it names none)."""
+    header = url[len("data:") :].partition(",")[0]
+    return header.split(";")[0].strip() or "text/plain"
+
+
+def decode_data_uri(url: str, *, field: str, max_bytes: int) -> bytes:
     header, sep, payload = url[len("data:") :].partition(",")
     if not sep:
         raise FetchError(f"{field} is not a valid data: URI", status=400)

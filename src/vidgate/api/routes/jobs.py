@@ -91,7 +91,7 @@ async def cancel_job(job_id: str, request: Request, key: JobsKey) -> Any:
     job = await _owned_job(runtime, job_id, key.id)
     if JobStatus(job.status).terminal:
         raise Conflict(f"Job cannot be cancelled: it is already {job.status}")
-    cancelled = await store.cancel_pending(runtime.sessions, job_id)
+    cancelled = await runtime.cancel_pending(job_id)
     if cancelled is not None:
         runtime.events.job_changed(job_id)
         return _job_response(cancelled, request)

@@ -1,18 +1,24 @@
-"""fal.ai as a backend: one queue request per job, resumable after a restart."""
+"""fal.ai as a backend: one queue request per job, resumable after a restart.
+
+The job's provider state records, before the submit is sent, that a submit is under way, and
+then the request's handle: a restarted server resumes polling the request, and a job whose
+submit was interrupted (its outcome unknown) is failed instead of submitted a second time.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 import re
+import time
 from pathlib import Path
 from typing import Any
 
-import av
 import httpx
 
 from vidgate.backends.base import Backend, BackendResult, JobContext
-from vidgate.backends.errors import BackendCancelled, BackendError
+from vidgate.backends.errors import BackendCancelled, BackendError, JobLost
 from vidgate.backends.fal.inputs import model_input
 from vidgate.backends.fal.queue import (
     DEFAULT_REST_URL,
@@ -20,23 +26,36 @@ from vidgate.backends.fal.queue import (
     FalError,
     FalQueue,
     FalRejected,
+    FalUnavailable,
     Handle,
+    Patience,
 )
 from vidgate.backends.fal.webhooks import DEFAULT_JWKS_URL, WebhookVerifier
-from vidgate.engine.poster import save_poster
-from vidgate.media.fetch import SOURCE_FIELDS
+from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri
+from vidgate.media.probe import UnreadableVideo, probe_video
 from vidgate.storage import LocalStorage, media_type
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
+DEFAULT_TIMEOUT_SECONDS = 3600.0
 POLL_FIRST_SECONDS = 0.5
 POLL_MAX_SECONDS = 5.0
+# fal keeps a result an hour after the request completes (6 minutes when it is 10 KB or more):
+# fetching it, and the video it names, goes on through outages that long.
+RESULT_KEPT_SECONDS = 3600.0
 QUEUED_PROGRESS = 0.02
 # While fal runs the model it says nothing of how far it is: progress creeps towards this.
 RUNNING_PROGRESS_CEILING = 0.9
 RUNNING_HALF_LIFE_SECONDS = 30.0
 DOWNLOADED_PROGRESS = 0.97
+# fal's own code knows only IN_QUEUE, IN_PROGRESS and COMPLETED; others have been seen.
+FINISHED_STATUSES = ("COMPLETED", "FAILED", "CANCELED", "CANCELLED", "ERROR")
+SUBMITTING = "submitting"
+SUBMIT_INTERRUPTED = (
+    "vidgate stopped while submitting this job to fal.ai, so whether fal.ai received it is "
+    "unknown; it was not submitted again, to avoid a second charge"
+)
 
 
 class FalBackend(Backend):
@@ -47,6 +66,7 @@ class FalBackend(Backend):
         http: httpx.AsyncClient | None = None, poll_first_seconds: float = POLL_FIRST_SECONDS,
         webhook_url: str | None = None, jwks_url: str = DEFAULT_JWKS_URL,
         rest_url: str = DEFAULT_REST_URL, storage: LocalStorage | None = None,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self._own_http = http is None
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(120, connect=30))
@@ -54,9 +74,11 @@ class FalBackend(Backend):
         self.storage = storage
         self.max_download_bytes = max_download_bytes
         self.poll_first_seconds = poll_first_seconds
+        self.timeout_seconds = timeout_seconds
         self.webhook_url = webhook_url
         self.webhooks = WebhookVerifier(self.http, jwks_url=jwks_url)
         self._finished: dict[str, asyncio.Event] = {}
+        self._abandoning: set[asyncio.Task[None]] = set()
 
     def request_finished(self, request_id: str) -> None:
         """fal said (by webhook) that a request is done: its job stops waiting and checks now.
@@ -67,102 +89,190 @@ class FalBackend(Backend):
 
     async def run(self, ctx: JobContext) -> BackendResult:
         try:
-            handle = await self._handle(ctx)
-            await self._wait(handle, ctx)
-            return await self._fetch(handle, ctx)
-        except FalRejected as exc:
-            raise BackendError(str(exc), status=400) from exc
-        except FalAccount as exc:
-            raise BackendError(str(exc), status=503) from exc
+            return await self._run(ctx)
         except FalError as exc:
-            raise BackendError(str(exc)) from exc
+            if ctx.cancelled.is_set():
+                raise BackendCancelled() from exc
+            status = 400 if isinstance(exc, FalRejected) else 503 if isinstance(exc, FalAccount) else 502
+            raise BackendError(str(exc), status=status) from exc
+
+    async def abandon(self, state: dict[str, Any]) -> None:
+        """Cancel the job's fal request in the background, so fal stops running (and billing)
+        a request nobody will collect."""
+        if "request_id" not in state:
+            return
+        task = asyncio.create_task(self._cancel_abandoned(Handle.from_state(state)))
+        self._abandoning.add(task)
+        task.add_done_callback(self._abandoning.discard)
+
+    async def _cancel_abandoned(self, handle: Handle) -> None:
+        if not await self.queue.cancel(handle):
+            log.warning("fal.ai request %s of a job that ended could not be cancelled; fal.ai "
+                        "may still run it", handle.request_id)
 
     async def aclose(self) -> None:
+        if self._abandoning:
+            await asyncio.wait(self._abandoning, timeout=5)
+        for task in self._abandoning:
+            task.cancel()
         if self._own_http:
             await self.http.aclose()
 
-    async def _handle(self, ctx: JobContext) -> Handle:
-        """The job's fal request: the one stored with the job (a restart resumes it), or a new
-        one, stored before anything else happens."""
-        if ctx.state and "request_id" in ctx.state:
-            return Handle.from_state(ctx.state)
+    async def _run(self, ctx: JobContext) -> BackendResult:
+        handle, patience = await self._request(ctx)
+        status = await self._wait(handle, ctx, patience)
+        if status.get("status") != "COMPLETED" or status.get("error") or status.get("error_type"):
+            raise await self.queue.failure(handle, status)
+        return await self._fetch(handle, ctx)
+
+    async def _request(self, ctx: JobContext) -> tuple[Handle, Patience]:
+        """The job's fal request and how long to wait for it: the request stored with the
+        job (a restart resumes it), or a new one, stored before anything else happens."""
+        state = ctx.state or {}
+        if "request_id" in state:
+            return Handle.from_state(state), self._patience(ctx, state.get("submitted_at"))
+        if state.get(SUBMITTING):
+            raise BackendError(SUBMIT_INTERRUPTED)
         if ctx.cancelled.is_set():
             raise BackendCancelled()
-        params = await self._reachable_sources(ctx.params)
-        handle = await self.queue.submit(
-            ctx.model, model_input(ctx.model, params), webhook_url=self.webhook_url
-        )
-        if ctx.save_state is not None:
-            await ctx.save_state(handle.as_state())
-        return handle
+        body = model_input(ctx.model, await self._reachable_sources(ctx.params))
+        submitted_at = time.time()
+        await _save(ctx, {SUBMITTING: True, "submitted_at": submitted_at})
+        handle = await self.queue.submit(ctx.model, body, webhook_url=self.webhook_url)
+        try:
+            await _save(ctx, {**handle.as_state(), "submitted_at": submitted_at})
+        except JobLost:
+            await self.queue.cancel(handle)  # nobody will collect this request now
+            raise
+        return handle, self._patience(ctx, submitted_at)
+
+    def _patience(self, ctx: JobContext, submitted_at: object) -> Patience:
+        """Until `timeout_seconds` after the submit (kept with the job, so a restart does not
+        start the clock again), or until the job is cancelled."""
+        started = float(submitted_at) if isinstance(submitted_at, int | float) else time.time()
+        left = started + self.timeout_seconds - time.time()
+        return Patience.for_seconds(left, stop=ctx.cancelled)
 
     async def _reachable_sources(self, params: dict[str, Any]) -> dict[str, Any]:
         """fal fetches sources by URL: a source that is one of vidgate's own outputs (which fal
-        may not be able to reach) is put on fal's CDN first; other URLs go as they are."""
+        may not be able to reach) or a data: URI is put on fal's CDN first; other URLs go as
+        they are."""
         reachable = dict(params)
         for field in SOURCE_FIELDS:
-            path = self._own_file(params.get(field))
-            if path is not None:
+            upload = await self._upload_for(field, params.get(field))
+            if upload is not None:
+                data, content_type, file_name = upload
                 reachable[field] = await self.queue.upload(
-                    await asyncio.to_thread(path.read_bytes),
-                    content_type=media_type(path),
-                    file_name=path.name,
+                    data, content_type=content_type, file_name=file_name
                 )
         return reachable
 
-    def _own_file(self, url: object) -> Path | None:
-        return None if self.storage is None else self.storage.path_for_url(url)
+    async def _upload_for(self, field: str, url: object) -> tuple[bytes, str, str] | None:
+        """(bytes, media type, file name) of a source that must go through fal's CDN."""
+        if isinstance(url, str) and url.startswith("data:"):
+            try:
+                data = decode_data_uri(url, field=field, max_bytes=self.max_download_bytes)
+            except FetchError as exc:
+                raise BackendError(str(exc), status=exc.status) from exc
+            content_type = data_uri_media_type(url)
+            return data, content_type, f"{field}{mimetypes.guess_extension(content_type) or ''}"
+        path = None if self.storage is None else self.storage.path_for_url(url)
+        if path is None:
+            return None
+        return await asyncio.to_thread(path.read_bytes), media_type(path), path.name
 
-    async def _wait(self, handle: Handle, ctx: JobContext) -> None:
+    async def _wait(self, handle: Handle, ctx: JobContext, patience: Patience) -> dict[str, Any]:
         finished = self._finished.setdefault(handle.request_id, asyncio.Event())
         try:
-            await self._poll(handle, ctx, finished)
+            return await self._poll(handle, ctx, finished, patience)
         finally:
             self._finished.pop(handle.request_id, None)
 
-    async def _poll(self, handle: Handle, ctx: JobContext, finished: asyncio.Event) -> None:
+    async def _poll(
+        self, handle: Handle, ctx: JobContext, finished: asyncio.Event, patience: Patience
+    ) -> dict[str, Any]:
+        """Poll until fal says the request is finished; the status it last reported."""
         delay = self.poll_first_seconds
-        loop = asyncio.get_running_loop()
         running_since: float | None = None
+        unknown: set[str] = set()
         while True:
-            status = await self.queue.status(handle)
-            state = status.get("status")
-            if state == "COMPLETED":
-                if status.get("error"):
-                    raise BackendError(f"fal.ai could not make the video: {status['error']}")
-                return
+            status = await self._status(handle, patience)
+            state = str(status.get("status"))
+            if state in FINISHED_STATUSES:
+                return status
+            await self._stop_if_over(handle, ctx, patience)
             if state == "IN_PROGRESS":
-                running_since = running_since or loop.time()
-                ctx.report_progress(_running_progress(status, loop.time() - running_since))
-            else:
+                running_since = running_since or time.monotonic()
+                ctx.report_progress(_running_progress(status, time.monotonic() - running_since))
+            elif state == "IN_QUEUE":
                 position = int(status.get("queue_position") or 0)
                 ctx.report_progress(QUEUED_PROGRESS * (0.2 + 0.8 / (1 + position)))
-            waits = [asyncio.ensure_future(ctx.cancelled.wait()), asyncio.ensure_future(finished.wait())]
-            try:
-                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiting in waits:
-                    waiting.cancel()
+            elif status and state not in unknown:
+                unknown.add(state)
+                log.warning("fal.ai request %s reports an unknown status %r; still polling",
+                            handle.request_id, state)
+            await _pause(delay, ctx, finished, patience)
             finished.clear()  # a webhook buys one immediate check, not a burst of them
-            if ctx.cancelled.is_set():
-                await self.queue.cancel(handle)
-                raise BackendCancelled()
             delay = min(POLL_MAX_SECONDS, delay * 1.5)
 
+    async def _status(self, handle: Handle, patience: Patience) -> dict[str, Any]:
+        """The request's status; {} when fal stayed unreachable until the deadline or a
+        cancel (the caller says which)."""
+        try:
+            return await self.queue.status(handle, patience)
+        except FalUnavailable:
+            if not patience.over():
+                raise
+            return {}
+
+    async def _stop_if_over(self, handle: Handle, ctx: JobContext, patience: Patience) -> None:
+        if ctx.cancelled.is_set():
+            await self.queue.cancel(handle)
+            raise BackendCancelled()
+        if patience.over():
+            await self.queue.cancel(handle)
+            raise BackendError(
+                f"fal.ai did not finish the video within {self.timeout_seconds:g} s; the request "
+                "was cancelled at fal.ai"
+            )
+
     async def _fetch(self, handle: Handle, ctx: JobContext) -> BackendResult:
-        result = await self.queue.result(handle)
+        patience = Patience.for_seconds(RESULT_KEPT_SECONDS, stop=ctx.cancelled)
+        result = await self.queue.result(handle, patience)
         video = result.get("video")
         if not isinstance(video, dict) or not video.get("url"):
             raise BackendError("fal.ai finished without a video")
         path = ctx.work_dir / "video.mp4"
-        await self.queue.download(str(video["url"]), path, max_bytes=self.max_download_bytes)
+        await self.queue.download(
+            str(video["url"]), path, max_bytes=self.max_download_bytes, patience=patience
+        )
         ctx.report_progress(DOWNLOADED_PROGRESS)
         poster = ctx.work_dir / "poster.jpg"
-        width, height, fps, duration = await asyncio.to_thread(_probe, path, poster)
+        try:
+            info = await asyncio.to_thread(probe_video, path, poster=poster)
+        except UnreadableVideo as exc:
+            raise BackendError("the file fal.ai returned is not a readable video") from exc
         return BackendResult(
-            video_path=path, width=width, height=height, fps=fps, duration_seconds=duration,
-            poster_path=poster,
+            video_path=path, width=info.width, height=info.height, fps=info.fps,
+            duration_seconds=info.duration_seconds, poster_path=poster,
         )
+
+
+async def _save(ctx: JobContext, state: dict[str, Any]) -> None:
+    if ctx.save_state is not None:
+        await ctx.save_state(state)
+
+
+async def _pause(delay: float, ctx: JobContext, finished: asyncio.Event, patience: Patience) -> None:
+    """Wait for the next poll: `delay`, or less when the job is cancelled, a webhook says the
+    request is done, or the deadline comes first."""
+    waits = [asyncio.ensure_future(ctx.cancelled.wait()), asyncio.ensure_future(finished.wait())]
+    try:
+        await asyncio.wait(waits, timeout=min(delay, patience.remaining()),
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
 
 
 def _running_progress(status: dict[str, Any], elapsed: float) -> float:
@@ -182,27 +292,3 @@ def _running_progress(status: dict[str, Any], elapsed: float) -> float:
 
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 _STEPS = re.compile(r"(\d+)\s*/\s*(\d+)")
-
-
-def _probe(path: Path, poster: Path) -> tuple[int, int, float, float]:
-    """Size, fps and duration of the file itself (most fal models do not report them), and its
-    middle frame as the poster."""
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            width, height = stream.codec_context.width, stream.codec_context.height
-            fps = float(stream.average_rate or stream.guessed_rate or 0)
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            else:
-                duration = float((container.duration or 0) / av.time_base)
-            container.seek(int(duration / 2 / float(stream.time_base)) if stream.time_base else 0,
-                           stream=stream)
-            for frame in container.decode(stream):
-                save_poster(frame, poster, width, height)
-                break
-    except (av.FFmpegError, IndexError, ValueError) as exc:
-        raise BackendError("the file fal.ai returned is not a readable video") from exc
-    return width, height, round(fps, 3), round(duration, 3)
-
-

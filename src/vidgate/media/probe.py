@@ -1,0 +1,45 @@
+"""What a video file really has: size, fps and duration, read from the file itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from vidgate.engine.poster import save_poster
+
+
+class UnreadableVideo(Exception):
+    """The file is not a video PyAV can read."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    duration_seconds: float
+
+
+def probe_video(path: Path, *, poster: Path | None = None) -> VideoInfo:
+    """Size, fps and duration of the file's first video stream; with `poster`, its middle
+    frame is saved there as the clip's poster."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = float((container.duration or 0) / av.time_base)
+            if poster is not None:
+                middle = int(duration / 2 / float(stream.time_base)) if stream.time_base else 0
+                container.seek(middle, stream=stream)
+                for frame in container.decode(stream):
+                    save_poster(frame, poster, width, height)
+                    break
+    except (av.FFmpegError, IndexError, ValueError) as exc:
+        raise UnreadableVideo(str(path)) from exc
+    return VideoInfo(width, height, round(fps, 3), round(duration, 3))
