@@ -36,7 +36,8 @@ class SceneSource:
         self.scene = scene
 
     def frame(self, t: float) -> av.VideoFrame:
-        return av.VideoFrame.from_ndarray(self.scene.frame(t), format="rgb24")
+        # Planar RGB: a scene draws its channels as planes, so no interleaving copy is made.
+        return av.VideoFrame.from_ndarray(self.scene.frame(t), format="gbrp")
 
     def close(self) -> None:
         pass

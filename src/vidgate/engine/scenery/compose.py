@@ -162,4 +162,5 @@ class ComposedScene:
         img *= self._vignette
         np.clip(img, 0, 255, out=img)
         img += 0.5
-        return np.ascontiguousarray(img.astype(np.uint8).transpose(1, 2, 0))
+        # (h, w, 3) as a view of the planar picture: the encoder takes the planes as they are.
+        return img.astype(np.uint8).transpose(1, 2, 0)
