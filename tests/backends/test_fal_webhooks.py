@@ -15,11 +15,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.backends.fal_support import FAL_KEY
+from tests.backends.fal_support import FAL_KEY, fast_fal, finished_job, wait_for
 from tests.conftest import Harness, auth, settings_for_tests
 from tests.fal_fake import FakeFal
 from vidgate.app import create_app
-from vidgate.backends.fal import FalBackend
+from vidgate.backends.fal import FalBackend, webhooks
 
 PUBLIC_URL = "https://videos.example.com"
 JWKS_URL = "https://jwks.test/.well-known/jwks.json"
@@ -32,6 +32,22 @@ def _jwks(key: Ed25519PrivateKey) -> dict:
                       "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}]}
 
 
+class Jwks:
+    """fal's JWKS endpoint, as the tests want it: the key it publishes, or a failure."""
+
+    def __init__(self) -> None:
+        self.key = SIGNING_KEY
+        self.answer: httpx.Response | None = None  # instead of the keys, when set
+        self.fetches = 0
+
+    def transport(self) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            self.fetches += 1
+            return self.answer or httpx.Response(200, json=_jwks(self.key))
+
+        return httpx.MockTransport(handler)
+
+
 def signed(request_id: str, body: bytes, *, key: Ed25519PrivateKey = SIGNING_KEY,
            timestamp: int | None = None) -> dict[str, str]:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
@@ -41,68 +57,77 @@ def signed(request_id: str, body: bytes, *, key: Ed25519PrivateKey = SIGNING_KEY
             "Content-Type": "application/json"}
 
 
+def _webhook_backend(harness: Harness, fake: FakeFal, jwks: Jwks, *, poll_seconds: float) -> FalBackend:
+    return fast_fal(harness, fake, poll_first_seconds=poll_seconds, jwks_url=JWKS_URL,
+                    webhook_url=f"{PUBLIC_URL}/api/v1/webhooks/fal",
+                    http=httpx.AsyncClient(mounts={"https://jwks.test": jwks.transport()}))
+
+
 @pytest.fixture
 async def fal_with_webhooks(
     tmp_path: Path, fake_fal: FakeFal, database_url: str | None
-) -> AsyncIterator[tuple[Harness, FakeFal]]:
+) -> AsyncIterator[tuple[Harness, FakeFal, Jwks]]:
     settings = settings_for_tests(tmp_path / "data", database_url=database_url, fal_key=FAL_KEY,
                                   fal_queue_url=fake_fal.base_url, public_url=PUBLIC_URL,
                                   fal_jwks_url=JWKS_URL)
+    fake_fal.deliver_webhooks = False  # the tests send the webhooks; PUBLIC_URL is not served
     app = create_app(settings)
-    jwks = httpx.MockTransport(lambda request: httpx.Response(200, json=_jwks(SIGNING_KEY)))
+    jwks = Jwks()
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
                                      timeout=60) as client:
             harness = Harness(app, client)
             # Polls every 30 s: within a test, only the webhook can finish the job quickly.
-            harness.runtime.backends["fal"] = FalBackend(
-                key=FAL_KEY, queue_url=fake_fal.base_url, max_download_bytes=10**8,
-                poll_first_seconds=30, webhook_url=f"{PUBLIC_URL}/api/v1/webhooks/fal", jwks_url=JWKS_URL,
-                http=httpx.AsyncClient(mounts={"https://jwks.test": jwks}),
-            )
-            yield harness, fake_fal
+            _webhook_backend(harness, fake_fal, jwks, poll_seconds=30)
+            yield harness, fake_fal, jwks
 
 
-async def _submitted(harness: Harness, fake: FakeFal, key: str) -> str:
+Fal = tuple[Harness, FakeFal, Jwks]
+HOOK = "/api/v1/webhooks/fal"
+
+
+async def _submitted(harness: Harness, fake: FakeFal, key: str) -> tuple[str, str]:
+    """A job whose request fal runs (for ever, unless told), once its first poll is answered:
+    from then on it waits 30 s for the next one. Returns the job id and the request id."""
     fake.polls_in_queue, fake.polls_in_progress = 0, 10_000
     response = await harness.client.post("/api/v1/videos/generations?async=true",
                                          json={"prompt": "a", "model": "fal-ai/veo3"}, headers=auth(key))
     job_id = response.json()["id"]
-    for _ in range(250):
-        job = (await harness.client.get(f"/api/v1/jobs/{job_id}", headers=auth(key))).json()
-        # Once fal has answered one status call, the job waits 30 s for its next poll.
-        if fake.submissions and job["status"] == "processing" and fake.status_calls(
-                fake.submissions[0].request_id):
-            return job_id
-        await asyncio.sleep(0.02)
-    raise AssertionError("the job never reached fal")
+    await wait_for(lambda: fake.submissions and fake.status_calls(fake.submissions[0].request_id))
+    return job_id, fake.submissions[0].request_id
 
 
-async def test_a_signed_webhook_completes_the_job_at_once(fal_with_webhooks: tuple[Harness, FakeFal]) -> None:
-    harness, fake = fal_with_webhooks
+def _ok(request_id: str) -> bytes:
+    return json.dumps({"request_id": request_id, "status": "OK", "payload": {}}).encode()
+
+
+async def _deliver(harness: Harness, request_id: str, body: bytes, **signing: object) -> httpx.Response:
+    return await harness.client.post(HOOK, content=body, headers=signed(request_id, body, **signing))  # type: ignore[arg-type]
+
+
+async def test_a_signed_webhook_completes_the_job_at_once(fal_with_webhooks: Fal) -> None:
+    harness, fake, jwks = fal_with_webhooks
     key = await harness.key(sandbox=False)
-    job_id = await _submitted(harness, fake, key)
-    request_id = fake.submissions[0].request_id
-    assert fake.submissions[0].webhook == f"{PUBLIC_URL}/api/v1/webhooks/fal"
+    job_id, request_id = await _submitted(harness, fake, key)
+    assert fake.submissions[0].webhook == f"{PUBLIC_URL}{HOOK}"
     fake.finish(request_id)
-    body = json.dumps({"request_id": request_id, "status": "OK", "payload": {}}).encode()
     started = time.monotonic()
-    response = await harness.client.post("/api/v1/webhooks/fal", content=body, headers=signed(request_id, body))
+    response = await _deliver(harness, request_id, _ok(request_id))
     assert response.status_code == 200
-    job = (await harness.client.get(f"/api/v1/jobs/{job_id}?poll=true", headers=auth(key))).json()
+    job = await finished_job(harness, key, job_id)
     assert job["status"] == "completed"
     assert time.monotonic() - started < 10
-    again = await harness.client.post("/api/v1/webhooks/fal", content=body, headers=signed(request_id, body))
+    again = await _deliver(harness, request_id, _ok(request_id))
     assert again.status_code == 200  # fal retries deliveries: a repeat changes nothing
     assert (await harness.quota(key))["credits"]["reserved"] == 0
+    assert jwks.fetches == 1  # the keys are fetched once, then cached
 
 
 @pytest.mark.parametrize("forgery", ["other key", "stale", "tampered body", "no headers"])
-async def test_unverified_webhooks_are_refused(fal_with_webhooks: tuple[Harness, FakeFal], forgery: str) -> None:
-    harness, fake = fal_with_webhooks
+async def test_unverified_webhooks_are_refused(fal_with_webhooks: Fal, forgery: str) -> None:
+    harness, fake, _jwks = fal_with_webhooks
     key = await harness.key(sandbox=False)
-    job_id = await _submitted(harness, fake, key)
-    request_id = fake.submissions[0].request_id
+    job_id, request_id = await _submitted(harness, fake, key)
     fake.finish(request_id)
     body = json.dumps({"request_id": request_id, "status": "OK"}).encode()
     headers = {
@@ -111,13 +136,99 @@ async def test_unverified_webhooks_are_refused(fal_with_webhooks: tuple[Harness,
         "tampered body": signed(request_id, b'{"request_id": "x"}'),
         "no headers": {"Content-Type": "application/json"},
     }[forgery]
-    response = await harness.client.post("/api/v1/webhooks/fal", content=body, headers=headers)
+    response = await harness.client.post(HOOK, content=body, headers=headers)
     assert response.status_code == 401
     assert response.json() == {"error": "Invalid webhook signature"}
     await asyncio.sleep(0.3)
     job = (await harness.client.get(f"/api/v1/jobs/{job_id}", headers=auth(key))).json()
     assert job["status"] == "processing"  # still waiting for its next poll, 30 s away
     await harness.client.post(f"/api/v1/jobs/{job_id}/cancel", headers=auth(key))
+
+
+async def test_rotated_keys_are_fetched_again_at_most_once_a_minute(
+    fal_with_webhooks: Fal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness, fake, jwks = fal_with_webhooks
+    monkeypatch.setattr(webhooks, "KEYS_REFETCH_SECONDS", 0.5)  # "a minute", for the test
+    key = await harness.key(sandbox=False)
+    job_id, request_id = await _submitted(harness, fake, key)
+    forged = await _deliver(harness, request_id, _ok(request_id), key=Ed25519PrivateKey.generate())
+    assert forged.status_code == 401 and jwks.fetches == 1  # just fetched: no second fetch
+    await asyncio.sleep(0.6)
+    jwks.key = Ed25519PrivateKey.generate()  # fal rotates its key
+    fake.finish(request_id)
+    response = await _deliver(harness, request_id, _ok(request_id), key=jwks.key)
+    assert response.status_code == 200 and jwks.fetches == 2  # the cached key failed: refetched
+    assert (await finished_job(harness, key, job_id))["status"] == "completed"
+    forged = await _deliver(harness, request_id, _ok(request_id), key=Ed25519PrivateKey.generate())
+    assert forged.status_code == 401 and jwks.fetches == 2  # no second refetch within the minute
+
+
+async def test_webhooks_arriving_together_share_one_key_fetch(fal_with_webhooks: Fal) -> None:
+    harness, fake, jwks = fal_with_webhooks
+    key = await harness.key(sandbox=False)
+    job_id, request_id = await _submitted(harness, fake, key)
+    fake.finish(request_id)
+    answers = await asyncio.gather(*(_deliver(harness, request_id, _ok(request_id)) for _ in range(5)))
+    assert [a.status_code for a in answers] == [200] * 5
+    assert jwks.fetches == 1
+    assert (await finished_job(harness, key, job_id))["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(500, text="down"), httpx.Response(200, text="<html>not json</html>"),
+     httpx.Response(200, json={"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "not-a-key"}]}),
+     httpx.Response(200, json={"keys": "none"})],
+    ids=["500", "not json", "bad key", "malformed"],
+)
+async def test_keys_that_cannot_be_fetched_answer_503_and_polling_still_completes_the_job(
+    fal_with_webhooks: Fal, answer: httpx.Response
+) -> None:
+    harness, fake, jwks = fal_with_webhooks
+    jwks.answer = answer
+    _webhook_backend(harness, fake, jwks, poll_seconds=0.05)
+    key = await harness.key(sandbox=False)
+    job_id, request_id = await _submitted(harness, fake, key)
+    response = await _deliver(harness, request_id, _ok(request_id))
+    assert response.status_code == 503
+    assert response.json() == {"error": "fal.ai's signing keys are unavailable; deliver again later"}
+    fake.finish(request_id)
+    assert (await finished_job(harness, key, job_id))["status"] == "completed"
+
+
+async def test_an_error_webhook_fails_the_job_at_once_with_fals_message(fal_with_webhooks: Fal) -> None:
+    harness, fake, _jwks = fal_with_webhooks
+    key = await harness.key(sandbox=False)
+    fake.outcome = "validation_error"
+    job_id, request_id = await _submitted(harness, fake, key)
+    fake.finish(request_id)
+    body = json.dumps({"request_id": request_id, "gateway_request_id": request_id, "status": "ERROR",
+                       "error": "Invalid status code: 422", "payload": {"detail": [
+                           {"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}]}}).encode()
+    started = time.monotonic()
+    assert (await _deliver(harness, request_id, body)).status_code == 200
+    job = await finished_job(harness, key, job_id)
+    assert time.monotonic() - started < 10  # the webhook, not the next poll 30 s away
+    assert job["status"] == "failed"
+    assert job["errorMessage"] == "fal.ai rejected the input: prompt: field required"
+    credits = (await harness.quota(key))["credits"]
+    assert credits["used"] == 0 and credits["reserved"] == 0
+
+
+async def test_a_webhook_racing_a_poll_completes_the_job_exactly_once(fal_with_webhooks: Fal) -> None:
+    harness, fake, _jwks = fal_with_webhooks
+    _webhook_backend(harness, fake, _jwks, poll_seconds=0.01)  # polls as fast as it can
+    key = await harness.key(sandbox=False)
+    job_id, request_id = await _submitted(harness, fake, key)
+    fake.finish(request_id)
+    answers = await asyncio.gather(*(_deliver(harness, request_id, _ok(request_id)) for _ in range(3)))
+    assert all(a.status_code == 200 for a in answers)
+    job = await finished_job(harness, key, job_id)
+    assert job["status"] == "completed"
+    assert fake.result_calls == 1  # one result fetched, one video stored, one settlement
+    quota = await harness.quota(key)
+    assert quota["credits"]["used"] == job["actualCredits"] > 0 and quota["credits"]["reserved"] == 0
 
 
 async def test_webhooks_without_fal_configured_are_404(harness: Harness) -> None:
@@ -150,10 +261,10 @@ def test_the_fake_fals_own_webhook_completes_a_job_on_a_real_server(tmp_path: Pa
                                    json={"prompt": "a", "model": "fal-ai/veo3"}, headers=headers,
                                    timeout=30).json()["id"]
             deadline = time.monotonic() + 20
-            while not fake.submissions:
+            # once fal has answered its first poll, the job waits 30 s for the next one
+            while not (fake.submissions and fake.status_calls(fake.submissions[0].request_id)):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-            time.sleep(0.5)  # the job has polled once and now waits
             started = time.monotonic()
             fake.finish(fake.submissions[0].request_id)
             job = requests.get(f"{public}/api/v1/jobs/{job_id}?poll=true", headers=headers, timeout=60).json()

@@ -12,7 +12,6 @@ import logging
 import mimetypes
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx

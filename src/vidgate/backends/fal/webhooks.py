@@ -2,10 +2,15 @@
 
 The signed message is the request id, the user id, the timestamp and the SHA-256 of the raw
 body, joined by newlines; the timestamp must be within five minutes of now.
+
+The keys are cached for a day. A signature the cached keys do not verify makes one fresh
+fetch (fal may have rotated its keys), at most once a minute, so forged calls cannot make us
+hammer fal; webhooks arriving together share one fetch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -18,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 DEFAULT_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 KEYS_CACHE_SECONDS = 24 * 3600
+KEYS_REFETCH_SECONDS = 60
 MAX_CLOCK_SKEW_SECONDS = 300
 
 
@@ -25,12 +31,20 @@ class InvalidWebhook(Exception):
     """The call is not a genuine, fresh webhook from fal."""
 
 
+class KeysUnavailable(Exception):
+    """fal's signing keys could not be fetched (or made no sense): the call cannot be checked
+    now. fal delivers it again later."""
+
+
 class WebhookVerifier:
     def __init__(self, http: httpx.AsyncClient, *, jwks_url: str = DEFAULT_JWKS_URL) -> None:
         self.http = http
         self.jwks_url = jwks_url
+        self.fetches = 0  # JWKS fetches tried, for the operator (and the tests)
         self._keys: list[Ed25519PublicKey] = []
-        self._fetched_at = -KEYS_CACHE_SECONDS
+        self._fetched_at = -float(KEYS_CACHE_SECONDS)  # monotonic time of the last good fetch
+        self._tried_at = -float(KEYS_REFETCH_SECONDS)  # ... of the last fetch tried
+        self._lock = asyncio.Lock()
 
     async def verify(self, headers: Mapping[str, str], body: bytes) -> str:
         """Check the signature; return the request id it is about."""
@@ -44,25 +58,55 @@ class WebhookVerifier:
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
             raise InvalidWebhook("stale or malformed timestamp")
         message = "\n".join([request_id, user_id, timestamp, hashlib.sha256(body).hexdigest()]).encode()
-        for key in await self._public_keys():
-            try:
-                key.verify(signature, message)
-                return request_id
-            except InvalidSignature:
-                continue
+        keys = await self._current_keys()
+        if _verifies(keys, signature, message):
+            return request_id
+        if _verifies(await self._rotated_keys(keys), signature, message):
+            return request_id
         raise InvalidWebhook("signature does not match fal's keys")
 
-    async def _public_keys(self) -> list[Ed25519PublicKey]:
-        if time.monotonic() - self._fetched_at > KEYS_CACHE_SECONDS or not self._keys:
+    async def _current_keys(self) -> list[Ed25519PublicKey]:
+        """The cached keys, fetched when there are none or they are a day old."""
+        async with self._lock:
+            if not self._keys or time.monotonic() - self._fetched_at > KEYS_CACHE_SECONDS:
+                await self._fetch()
+            return self._keys
+
+    async def _rotated_keys(self, stale: list[Ed25519PublicKey]) -> list[Ed25519PublicKey]:
+        """Keys fetched after `stale` failed to verify: another call's fetch if one came in the
+        meantime, else a fresh one unless one was tried within the last minute."""
+        async with self._lock:
+            if self._keys is stale and time.monotonic() - self._tried_at >= KEYS_REFETCH_SECONDS:
+                await self._fetch()
+            return self._keys
+
+    async def _fetch(self) -> None:
+        self.fetches += 1
+        self._tried_at = time.monotonic()
+        try:
             response = await self.http.get(self.jwks_url)
             response.raise_for_status()
-            self._keys = [
+            keys = [
                 Ed25519PublicKey.from_public_bytes(_b64url(key["x"]))
-                for key in response.json().get("keys", [])
+                for key in response.json()["keys"]
                 if key.get("kty") == "OKP" and key.get("crv") == "Ed25519"
             ]
-            self._fetched_at = time.monotonic()
-        return self._keys
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+            raise KeysUnavailable(f"fal.ai's webhook keys could not be fetched: {exc}") from exc
+        if not keys:
+            raise KeysUnavailable("fal.ai's webhook keys could not be fetched: none published")
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+
+def _verifies(keys: list[Ed25519PublicKey], signature: bytes, message: bytes) -> bool:
+    for key in keys:
+        try:
+            key.verify(signature, message)
+            return True
+        except InvalidSignature:
+            continue
+    return False
 
 
 def _b64url(text: str) -> bytes:
