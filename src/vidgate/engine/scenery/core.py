@@ -8,6 +8,7 @@ Every time-varying quantity goes through ``Clock`` so that looping clips are per
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -279,3 +280,59 @@ class Frame:
         look = self.sx / z0 + cam.pan * 0.8 + cam.orbit * 0.3
         u = look[None, :].astype(F32) * z + F32(cam.lateral)
         return r0, z, u
+
+
+# A layer part drawn over given world x (1, n) and y (h, 1): (first row, colour premultiplied
+# by alpha (3, rows, n), alpha (rows, n)), or None when it covers nothing.
+StripPainter = Callable[[np.ndarray, np.ndarray], "tuple[int, np.ndarray, np.ndarray] | None"]
+
+
+class PanCache:
+    """A still part of a layer (one depth) seen by a camera that only slides sideways.
+
+    Drawn once over a strip wider than the frame, then shifted per frame by the camera's
+    sideways offset (linear interpolation between columns), so a pan costs a blend instead of
+    a redraw. Redrawn when zoom, tilt or horizon change, or when the view leaves the strip.
+    """
+
+    MARGIN = 0.5  # world units drawn beyond each side of the frame
+
+    def __init__(self, depth: float, sx: np.ndarray, pixel: float, paint: StripPainter) -> None:
+        self.depth, self.sx, self.pixel, self.paint = depth, sx, pixel, paint
+        self._key: tuple[float, float, float] | None = None
+        self._offset = 0.0
+        self._margin_px = int(math.ceil(self.MARGIN / pixel))
+        self._strip: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def composite(self, img: np.ndarray, fr: Frame) -> None:
+        """img = img * (1 - alpha) + colour, with this part where the camera sees it now."""
+        zoom = fr.cam.zoom_at(self.depth)
+        key = (zoom, fr.cam.tilt, fr.horizon)
+        offset = fr.cam.offset(self.depth)
+        shift = (offset - self._offset) * zoom / self.pixel  # in strip columns
+        if key != self._key or abs(shift) > self._margin_px - 1:
+            self._redraw(fr, key, offset)
+            shift = 0.0
+        if self._strip is None:
+            return
+        r0, colour, alpha = self._strip
+        w = self.sx.shape[0]
+        whole = math.floor(shift)
+        frac = F32(shift - whole)
+        c0 = self._margin_px + whole
+        rows = slice(r0, r0 + alpha.shape[0])
+        a = alpha[:, c0 : c0 + w] + frac * (alpha[:, c0 + 1 : c0 + w + 1] - alpha[:, c0 : c0 + w])
+        c = colour[:, :, c0 : c0 + w] + frac * (colour[:, :, c0 + 1 : c0 + w + 1] - colour[:, :, c0 : c0 + w])
+        target = img[:, rows]
+        target *= 1 - a[None]
+        target += c
+
+    def _redraw(self, fr: Frame, key: tuple[float, float, float], offset: float) -> None:
+        m = self._margin_px
+        zoom = key[0]
+        columns = np.arange(-m, self.sx.shape[0] + m + 1, dtype=F32)
+        sx = self.sx[0] + columns * F32(self.pixel)
+        x = (sx / zoom + offset)[None, :].astype(F32)
+        _, y = fr.view(self.depth)
+        self._strip = self.paint(x, y)
+        self._key, self._offset = key, offset

@@ -10,6 +10,7 @@ from vidgate.engine.scenery.core import (
     F32,
     TAU,
     Frame,
+    PanCache,
     col,
     mix,
     noise_1d,
@@ -21,6 +22,7 @@ from vidgate.engine.scenery.core import (
 from vidgate.engine.scenery.env import Env
 
 WRAP = 8.0  # forward travel wraps every WRAP units; ground patterns repeat with it
+DEPTH_ROCKS = 0.85
 
 
 def _sun_screen_x(env: Env, fr: Frame) -> float | None:
@@ -138,19 +140,20 @@ class Rocks:
         self.colour = np.clip(rgb(0.22, 0.2, 0.19) * env.light.ambient, 0, 1)
         self.spray = np.clip(rgb(0.95, 0.97, 1.0) * env.light.ambient, 0, 1)
         self.tex = env.noise(0)
+        self.bottom = env.horizon + 0.9
+        self._body = PanCache(DEPTH_ROCKS, env.sx, env.pixel, self._paint)
 
-    def draw(self, img: np.ndarray, fr: Frame) -> None:
+    def _paint(self, x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """The rocks themselves, over world x (1, n): they only move with the camera."""
         env = self.env
-        x, y = fr.view(0.85)
         xs = x[0]
-        bottom = max(fr.horizon + 0.9, float(y[-1, 0]) + 0.05)  # the frame's bottom edge
-        heights = np.zeros_like(xs)
-        for cx, half, tall, _ in self.rocks:
-            shape = np.sqrt(np.clip(1 - ((xs - cx) / half) ** 2, 0, 1))
-            heights = np.maximum(heights, tall * shape)
-        heights *= 1 + 0.25 * sample1(self.line, xs, 90.0)
-        top = bottom - heights
+        heights = self._heights(xs)
+        top = self.bottom - heights
         px = env.pixel
+        r0 = int(np.searchsorted(y[:, 0], float(top.min()) - px))
+        if r0 >= y.shape[0] or heights.max() <= 0.005:
+            return None
+        y = y[r0:]
         mask = np.clip((y - top[None, :]) / px + 0.5, 0, 1) * (heights > 0.005)[None, :]
         n = self.tex.shape[0]
         rough = self.tex[tex_index(y[:, 0] * 2.5, n / 4, n)[:, None], tex_index(xs * 2.5, n / 4, n)]
@@ -160,22 +163,44 @@ class Rocks:
         crest = np.exp(-np.clip(y - top[None, :], 0, None) / 0.08)
         lit = 1.0 + crest * np.clip(0.7 * slope, -0.4, 0.7)[None, :]
         shade = (0.55 + 0.9 * rough) * lit * (1.25 - 0.5 * np.clip(y - top[None, :], 0, 0.5))
-        mix(img, mask[None], self.colour[:, None, None] * shade[None])
-        # Spray: a burst above each rock, rising as the wave hits.
+        colour = np.minimum(self.colour[:, None, None] * shade[None], 1.0) * mask[None]
+        return r0, colour.astype(F32), mask.astype(F32)
+
+    def _heights(self, xs: np.ndarray) -> np.ndarray:
+        heights = np.zeros_like(xs)
+        for cx, half, tall, _ in self.rocks:
+            shape = np.sqrt(np.clip(1 - ((xs - cx) / half) ** 2, 0, 1))
+            heights = np.maximum(heights, tall * shape)
+        return heights * (1 + 0.25 * sample1(self.line, xs, 90.0))
+
+    def draw(self, img: np.ndarray, fr: Frame) -> None:
+        env = self.env
+        x, y = fr.view(DEPTH_ROCKS)
+        self.bottom = max(fr.horizon + 0.9, float(y[-1, 0]) + 0.05)  # the frame's bottom edge
+        self._body.composite(img, fr)
+        # Spray: a burst above each rock, rising as the wave hits; drawn only where it reaches.
+        n = self.tex.shape[0]
+        xs = x[0]
         for cx, half, tall, phase in self.rocks:
             beat = math.sin(env.clock.angle(fr.t, 1.1) + phase)
             burst = max(0.0, beat) ** 2
             if burst < 0.02:
                 continue
-            cy = bottom - tall - 0.1 * burst
+            cy = self.bottom - tall - 0.1 * burst
+            rx, ry = half * (0.5 + 0.6 * burst), 0.12 + 0.18 * burst
+            c0, c1 = np.searchsorted(xs, (cx - 2.2 * rx, cx + 2.2 * rx))
+            r0, r1 = np.searchsorted(y[:, 0], (cy - 2.2 * ry, cy + 2.2 * ry))
+            if c0 >= c1 or r0 >= r1:
+                continue
             rise = env.clock.travel(fr.t, 0.4, 4.0)
-            gx = np.exp(-(((xs - cx) / (half * (0.5 + 0.6 * burst))) ** 2))
-            gy = np.exp(-(((y[:, 0] - cy) / (0.12 + 0.18 * burst)) ** 2))
+            gx = np.exp(-(((xs[c0:c1] - cx) / rx) ** 2))
+            gy = np.exp(-(((y[r0:r1, 0] - cy) / ry) ** 2))
             cloud = self.tex[
-                tex_index(y[:, 0] * 1.5 + rise, n / 4, n)[:, None], tex_index(xs * 1.5, n / 4, n)
+                tex_index(y[r0:r1, 0] * 1.5 + rise, n / 4, n)[:, None],
+                tex_index(xs[c0:c1] * 1.5, n / 4, n),
             ]
             spray = smoothstep(0.35, 0.75, cloud) * np.outer(gy, gx) * burst
-            mix(img, spray[None], self.spray[:, None, None])
+            mix(img[:, r0:r1, c0:c1], spray[None], self.spray[:, None, None])
 
 
 class Road:

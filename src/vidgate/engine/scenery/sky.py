@@ -10,6 +10,8 @@ from vidgate.engine.scenery.core import (
     F32,
     TAU,
     Frame,
+    PanCache,
+    StripPainter,
     col,
     dot_texture,
     mix,
@@ -232,8 +234,8 @@ class Mountains:
     """Three ridges of peaks, hazier with distance, lit along their crests from the sun's
     side and snow-capped; a low cloud bank can roll between the far ridge and the others.
 
-    Ridges only change when the camera moves, so each group is kept as (premultiplied
-    colour, alpha) for the last camera state.
+    Ridges only change when the camera moves, so each is drawn once (``PanCache``) and slid
+    sideways as the camera pans.
     """
 
     def __init__(self, env: Env, bank: Clouds | None = None) -> None:
@@ -265,40 +267,35 @@ class Mountains:
         self.sun_side = float(rng.choice([-1.0, 1.0]))
         self.snow = np.clip(rgb(0.95, 0.96, 1.0) * light.ambient, 0, 1)
         self.tex = env.noise(2)
-        self._cache: dict[int, tuple[object, np.ndarray, np.ndarray]] = {}
+        self._parts = [PanCache(r["depth"], env.sx, env.pixel, self._painter(r)) for r in self.ridges]
 
-    def _group(self, fr: Frame, ridges: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    def _painter(self, ridge: dict) -> StripPainter:
         env = self.env
         px = env.pixel
-        h, w = env.h, env.w
-        colour = np.zeros((3, h, w), F32)
-        alpha = np.zeros((h, w), F32)
         n = self.tex.shape[0]
-        # Below the horizon a ground layer (water, beach, road) covers the ridges' feet.
+        # Below the horizon a ground layer (water, beach, road, grass) covers the ridges' feet.
         covered = bool(set(env.spec.subjects) & {"ocean", "beach", "road", "field"})
-        for ridge in ridges:
-            x, y_all = fr.view(ridge["depth"])
+        horizon = env.horizon
+
+        def paint(x: np.ndarray, y_all: np.ndarray) -> tuple[int, np.ndarray, np.ndarray] | None:
             heights = ridge["lift"] + ridge["amp"] * sample1(ridge["line"], x[0], ridge["freq"])
-            top = fr.horizon - heights  # (w,)
+            top = horizon - heights
             # Only the rows the ridge can touch.
             r0 = int(np.searchsorted(y_all[:, 0], float(top.min()) - px))
-            r1 = int(np.searchsorted(y_all[:, 0], fr.horizon + px)) + 1 if covered else h
+            r1 = int(np.searchsorted(y_all[:, 0], horizon + px)) + 1 if covered else env.h
             if r0 >= r1:
-                continue
+                return None
             y = y_all[r0:r1]
-            rows = slice(r0, r1)
-            below = y - top[None, :]
-            mask = np.clip(below / px + 0.5, 0, 1)
+            mask = np.clip((y - top[None, :]) / px + 0.5, 0, 1)
             rough = self.tex[
                 tex_index(y[:, 0] * 2.0, n / 4, n)[:, None], tex_index(x[0] * 2.0, n / 4, n)[None, :]
             ]
-            # Lighter along the crest, darker down the face, a little texture.
             # Lighter near the ridge's crest line, darker down its face (by row: no streaks).
-            crest = fr.horizon - ridge["lift"] - 0.5 * ridge["amp"]
+            crest = horizon - ridge["lift"] - 0.5 * ridge["amp"]
             tone = (1.1 - 0.45 * np.clip((y - crest) / 0.6, 0, 1)) * (0.9 + 0.2 * rough)
             face = ridge["colour"][:, None, None] * tone[None]
             if ridge is not self.ridges[-1]:
-                mist = np.exp(-np.abs(fr.horizon - y) / 0.1) * 0.5
+                mist = np.exp(-np.abs(horizon - y) / 0.1) * 0.5
                 face = face + mist[None] * (self.haze[:, None, None] - face)
             if ridge["snow"]:
                 # Tall peaks carry snow, further down the taller they are.
@@ -306,23 +303,12 @@ class Mountains:
                 line = (top + depth)[None, :] + 0.04 * (rough - 0.5)
                 cap = smoothstep(0.015, -0.015, y - line) * smoothstep(0.0, 0.04, depth)[None, :] * 0.9
                 face = face + cap[None] * (self.snow[:, None, None] - face)
-            mix(colour[:, rows], mask[None], np.minimum(face, 1.0))
-            alpha[rows] += mask * (1 - alpha[rows])
-        return colour * alpha[None], alpha
+            return r0, (np.minimum(face, 1.0) * mask[None]).astype(F32), mask.astype(F32)
 
-    def _layer(self, key: int, fr: Frame, ridges: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-        got = self._cache.get(key)
-        if got is None or got[0] != fr.cam:
-            colour, alpha = self._group(fr, ridges)
-            got = (fr.cam, colour, 1 - alpha)
-            self._cache[key] = got
-        return got[1], got[2]
+        return paint
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
-        groups = [self.ridges[:1], self.ridges[1:]] if self.bank is not None else [self.ridges]
-        for key, ridges in enumerate(groups):
-            colour, keep = self._layer(key, fr, ridges)
-            img *= keep[None]
-            img += colour
-            if key == 0 and self.bank is not None:
-                self.bank.draw(img, fr)
+        for index, part in enumerate(self._parts):
+            part.composite(img, fr)
+            if index == 0 and self.bank is not None:
+                self.bank.draw(img, fr)  # the low cloud bank rolls between far and near ridges
