@@ -120,7 +120,6 @@ def test_fal_job_killed_mid_request_resumes_without_a_second_submit(
 ) -> None:
     from tests.fal_fake import FakeFal
     from tests.live_server import serve_in_thread
-    from vidgate.cli import main as cli
 
     fake = FakeFal(key="fal-test-key")
     fake.polls_in_queue, fake.polls_in_progress = 0, 100_000
@@ -130,11 +129,7 @@ def test_fal_job_killed_mid_request_resumes_without_a_second_submit(
     with serve_in_thread(fake.app) as fal_url:
         fake.base_url = fal_url
         fal = {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}
-        from click.testing import CliRunner
-
-        created = CliRunner().invoke(cli, ["keys", "create", "--name", "live", "--credits", "10000",
-                                           "--video-seconds", "100"], env=cli_env)
-        key = created.output.strip().splitlines()[-1]
+        key = _live_key(cli_env)
         headers = {"Authorization": f"Bearer {key}"}
         with vidgate_serve(tmp_path, port, database_url=server_database_url, **fal) as process:
             read_until_ready(process)
@@ -142,10 +137,10 @@ def test_fal_job_killed_mid_request_resumes_without_a_second_submit(
                                    json={"prompt": "a", "model": "fal-ai/veo3"}, headers=headers,
                                    timeout=30).json()["id"]
             deadline = time.monotonic() + 30
-            while not fake.submissions:
+            # The job polls only once its request is stored: a status call means it is saved.
+            while not (fake.submissions and fake.status_calls(fake.submissions[0].request_id)):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-            time.sleep(0.5)  # the request id is stored with the job before polling starts
             crash(process)
         fake.finish(fake.submissions[0].request_id)
         with vidgate_serve(tmp_path, port, database_url=server_database_url, **fal) as process:
@@ -154,3 +149,51 @@ def test_fal_job_killed_mid_request_resumes_without_a_second_submit(
     assert job["status"] == "completed", job
     assert len(fake.submissions) == 1
     assert job["outputData"]["video"]["url"].startswith(f"{base}/files/")
+
+
+def _live_key(cli_env: dict[str, str | None]) -> str:
+    from click.testing import CliRunner
+
+    from vidgate.cli import main as cli
+
+    created = CliRunner().invoke(cli, ["keys", "create", "--name", "live", "--credits", "10000",
+                                       "--video-seconds", "100"], env=cli_env)
+    return str(created.output.strip().splitlines()[-1])
+
+
+def test_fal_job_killed_mid_submit_is_failed_not_submitted_again(
+    tmp_path: Path, server_database_url: str | None
+) -> None:
+    """Killed after fal got the submit but before its answer was stored: whether fal runs it
+    is unknown, so the job fails (nothing charged) instead of paying for a second one."""
+    from tests.fal_fake import FakeFal
+    from tests.live_server import serve_in_thread
+
+    fake = FakeFal(key="fal-test-key")
+    fake.slow_submit_seconds = 5.0  # fal has the submit; the server dies before its answer
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cli_env = {"VIDGATE_DATA_DIR": str(tmp_path), "DATABASE_URL": server_database_url}
+    with serve_in_thread(fake.app) as fal_url:
+        fake.base_url = fal_url
+        fal = {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}
+        key = _live_key(cli_env)
+        with vidgate_serve(tmp_path, port, database_url=server_database_url, **fal) as process:
+            read_until_ready(process)
+            job_id = requests.post(f"{base}/api/v1/videos/generations?async=true",
+                                   json={"prompt": "a", "model": "fal-ai/veo3"},
+                                   headers={"Authorization": f"Bearer {key}"}, timeout=30).json()["id"]
+            deadline = time.monotonic() + 30
+            while not fake.submissions:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            crash(process)
+        fake.slow_submit_seconds = 0
+        with vidgate_serve(tmp_path, port, database_url=server_database_url, **fal) as process:
+            read_until_ready(process)
+            job = wait_terminal(base, key, job_id)
+            credits = quota(base, key)["credits"]
+    assert job["status"] == "failed", job
+    assert "not submitted again, to avoid a second charge" in job["errorMessage"]
+    assert credits["used"] == 0 and credits["reserved"] == 0
+    assert len(fake.submissions) == 1
