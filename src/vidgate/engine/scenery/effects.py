@@ -280,7 +280,10 @@ class Metal:
         nx, ny, nz = nx * inv, ny * inv, inv
         e = np.clip(ny * 0.85 + yy * 0.25, -1, 1)
         shade = np.take(self.lut, ((e + 1) * 127.5).astype(np.int32), axis=1)
-        spec = np.clip(-0.45 * nx - 0.6 * ny + 0.66 * nz, 0, 1) ** 40
+        spec = np.clip(-0.45 * nx - 0.6 * ny + 0.66 * nz, 0, 1)
+        spec8 = (spec * spec) ** 2
+        spec8 *= spec8
+        spec = spec8 * (spec8 * spec8) ** 2  # spec ** 40 by squaring: far cheaper than pow
         mask = smoothstep(0.97, 1.03, field)
         surface = shade + spec[None] * 1.2 + (1 - nz)[None] ** 2 * self.rim
         mix(img[:, rs, cs], mask[None], np.minimum(surface, 1.0))
