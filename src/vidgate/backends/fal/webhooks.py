@@ -40,7 +40,6 @@ class WebhookVerifier:
     def __init__(self, http: httpx.AsyncClient, *, jwks_url: str = DEFAULT_JWKS_URL) -> None:
         self.http = http
         self.jwks_url = jwks_url
-        self.fetches = 0  # JWKS fetches tried, for the operator (and the tests)
         self._keys: list[Ed25519PublicKey] = []
         self._fetched_at = -float(KEYS_CACHE_SECONDS)  # monotonic time of the last good fetch
         self._tried_at = -float(KEYS_REFETCH_SECONDS)  # ... of the last fetch tried
@@ -81,7 +80,6 @@ class WebhookVerifier:
             return self._keys
 
     async def _fetch(self) -> None:
-        self.fetches += 1
         self._tried_at = time.monotonic()
         try:
             response = await self.http.get(self.jwks_url)
