@@ -1,7 +1,9 @@
-"""Regenerate docs/gallery/: a contact sheet per example prompt of the seed document.
+"""Regenerate docs/gallery/: a contact sheet per example of the seed document.
 
-Run from the repository root: `.venv/bin/python scripts/gallery.py`. Each sheet shows four
-frames across a 5 s clip rendered by the local engine (720p, seed 7), scaled down.
+Run from the repository root: `.venv/bin/python scripts/gallery.py`. Each example is the
+seed's own request body, read by the API's request model (so every default the API fills in,
+prompt_optimizer included, applies) and rendered as a sandbox job would be (seed 7). Each sheet
+shows four frames across the clip, scaled down.
 """
 
 from __future__ import annotations
@@ -9,34 +11,44 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import av
 from PIL import Image, ImageDraw
 
-from vidgate.engine import RenderRequest, render
-from vidgate.media.dimensions import output_dimensions
+from vidgate.api.schemas import GenerationRequest
+from vidgate.backends.local import render_request
+from vidgate.engine import render
 
 GALLERY = Path(__file__).resolve().parents[1] / "docs" / "gallery"
 SEED = 7
 THUMB_WIDTH = 320
 MOMENTS = (0.1, 0.37, 0.63, 0.9)  # fractions of the clip
+PORTRAIT_URL = "https://example.com/portrait.jpg"  # the seed's image example; drawn here
 
-# (where in the seed document, prompt, mode)
-EXAMPLES = (
+# (where in the seed document, the request body it shows)
+EXAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("Example prompts: Nature",
-     "Timelapse of clouds rolling over mountain peaks, golden hour lighting, 4K cinematic", "text_to_video"),
+     {"prompt": "Timelapse of clouds rolling over mountain peaks, golden hour lighting, 4K cinematic"}),
     ("Example prompts: Portrait",
-     "Close-up of a woman's face, gentle wind blowing her hair, soft natural lighting", "image_to_video"),
+     {"prompt": "Close-up of a woman's face, gentle wind blowing her hair, soft natural lighting"}),
     ("Example prompts: Action",
-     "Sports car drifting around a corner, dust and smoke, dramatic slow motion", "text_to_video"),
+     {"prompt": "Sports car drifting around a corner, dust and smoke, dramatic slow motion"}),
     ("Example prompts: Abstract",
-     "Flowing liquid metal morphing into geometric shapes, reflective surface, dark background",
-     "text_to_video"),
-    ("Request body example", "A timelapse of a flower blooming", "text_to_video"),
-    ("curl example", "A drone flyover of a tropical beach at golden hour, cinematic", "text_to_video"),
-    ("Python example: image to video", "The person slowly turns and smiles", "image_to_video"),
-    ("Python example: polling", "Ocean waves crashing on rocks", "text_to_video"),
-)
+     {"prompt": "Flowing liquid metal morphing into geometric shapes, reflective surface, dark background"}),
+    ("Request body example",
+     {"prompt": "A timelapse of a flower blooming", "model": "fal-ai/minimax/video-01",
+      "duration_seconds": 5, "resolution": "720p", "fps": 30, "aspect_ratio": "16:9",
+      "mode": "text_to_video", "source_image": None, "negative_prompt": "blurry, static",
+      "seed": None, "prompt_optimizer": True, "loop": False}),
+    ("curl example",
+     {"prompt": "A drone flyover of a tropical beach at golden hour, cinematic", "duration_seconds": 5,
+      "aspect_ratio": "16:9"}),
+    ("Python example: image to video",
+     {"prompt": "The person slowly turns and smiles", "mode": "image_to_video",
+      "source_image": PORTRAIT_URL, "duration_seconds": 3}),
+    ("Python example: polling", {"prompt": "Ocean waves crashing on rocks", "duration_seconds": 5}),
+)  # fmt: skip
 
 
 def drawn_portrait(path: Path) -> Path:
@@ -59,8 +71,9 @@ def drawn_portrait(path: Path) -> Path:
 def contact_sheet(video: Path, title: str, prompt: str) -> Image.Image:
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
-        frames = [frame.to_image() for frame in container.decode(stream)]
-    picks = [frames[min(len(frames) - 1, int(m * len(frames)))] for m in MOMENTS]
+        count = stream.frames
+        wanted = {min(count - 1, int(m * count)) for m in MOMENTS}
+        picks = [frame.to_image() for n, frame in enumerate(container.decode(stream)) if n in wanted]
     thumb_h = round(THUMB_WIDTH * picks[0].height / picks[0].width)
     sheet = Image.new("RGB", (THUMB_WIDTH * len(picks), thumb_h + 44), (24, 24, 28))
     for index, picture in enumerate(picks):
@@ -78,29 +91,32 @@ def slug(text: str) -> str:
 
 def main() -> None:
     GALLERY.mkdir(parents=True, exist_ok=True)
-    width, height = output_dimensions("720p", "16:9")
     lines = [
         "# Gallery",
         "",
-        "What the local engine makes of the seed document's example prompts: four frames across",
-        f"each 5 s 720p clip (seed {SEED}). Regenerate with `.venv/bin/python scripts/gallery.py`.",
-        "The image-to-video examples animate a simple drawn portrait, standing in for the photo",
-        "the seed's examples link to.",
+        "What the local engine makes of the seed document's examples: each is the seed's own",
+        "request body, rendered as a sandbox job renders it (the API's defaults, prompt_optimizer",
+        f"included; seed {SEED}), four frames across the clip. Regenerate with",
+        "`.venv/bin/python scripts/gallery.py`. The image-to-video example animates a simple drawn",
+        "portrait, standing in for the photo the seed's example links to.",
         "",
     ]
     with tempfile.TemporaryDirectory() as scratch:
         portrait = drawn_portrait(Path(scratch) / "portrait.png")
-        for title, prompt, mode in EXAMPLES:
+        for title, body in EXAMPLES:
+            params = {**GenerationRequest.model_validate(body).model_dump(), "seed": SEED}
+            request = render_request(params, portrait if params["mode"] == "image_to_video" else None)
             video = Path(scratch) / "clip.mp4"
-            request = RenderRequest(
-                mode=mode, prompt=prompt, width=width, height=height, fps=30,
-                duration_seconds=5, seed=SEED,
-                source_image=portrait if mode == "image_to_video" else None,
-            )
             render(request, video)
-            name = f"{slug(prompt)}.png"
-            contact_sheet(video, title, prompt).save(GALLERY / name, optimize=True)
-            lines += [f"## {title}", "", f"`{prompt}` ({mode})", "", f"![{prompt}]({name})", ""]
+            name = f"{slug(body['prompt'])}.png"
+            contact_sheet(video, title, request.prompt).save(GALLERY / name, optimize=True)
+            lines += [f"## {title}", "", f"`{body['prompt']}` ({params['mode']}, "
+                      f"{params['duration_seconds']:g} s)", ""]
+            if request.prompt != body["prompt"]:
+                lines += [f"Rendered as: `{request.prompt}`", ""]
+            if params.get("negative_prompt"):
+                lines += [f"Negative prompt: `{params['negative_prompt']}`", ""]
+            lines += [f"![{body['prompt']}]({name})", ""]
             print(f"wrote docs/gallery/{name}")
     (GALLERY / "README.md").write_text("\n".join(lines))
 

@@ -37,6 +37,29 @@ def rendered_prompt(params: dict[str, Any]) -> str:
     return str(params["prompt"])
 
 
+SOURCE_FIELDS = {"image_to_video": "source_image", "video_to_video": "source_video"}
+
+
+def render_request(params: dict[str, Any], source: Path | None = None) -> RenderRequest:
+    """What the engine renders for a job's parameters (defaults filled in, a seed drawn), with
+    the mode's source media at `source` on local disk."""
+    width, height = output_dimensions(params["resolution"], params["aspect_ratio"])
+    sources = {field: source if field == SOURCE_FIELDS.get(params["mode"]) else None
+               for field in ("source_image", "source_video")}
+    return RenderRequest(
+        mode=params["mode"],
+        prompt=rendered_prompt(params),
+        negative_prompt=params.get("negative_prompt"),
+        width=width,
+        height=height,
+        fps=params["fps"],
+        duration_seconds=float(params["duration_seconds"]),
+        seed=params["seed"],
+        loop=params["loop"],
+        **sources,
+    )
+
+
 class LocalBackend(Backend):
     name = "local"
 
@@ -60,26 +83,9 @@ class LocalBackend(Backend):
         )
 
     async def _render_request(self, ctx: JobContext) -> RenderRequest:
-        params = ctx.params
-        width, height = output_dimensions(params["resolution"], params["aspect_ratio"])
-        sources: dict[str, Path | None] = {"source_image": None, "source_video": None}
-        wanted = {"image_to_video": "source_image", "video_to_video": "source_video"}.get(params["mode"])
-        if wanted:
-            sources[wanted] = await self._source(ctx, wanted)
-        return RenderRequest(
-            mode=params["mode"],
-            prompt=rendered_prompt(params),
-            negative_prompt=params.get("negative_prompt"),
-            width=width,
-            height=height,
-            fps=params["fps"],
-            duration_seconds=float(params["duration_seconds"]),
-            seed=params["seed"],
-            loop=params["loop"],
-            source_image=sources["source_image"],
-            source_video=sources["source_video"],
-        )
-
+        wanted = SOURCE_FIELDS.get(ctx.params["mode"])
+        source = await self._source(ctx, wanted) if wanted else None
+        return render_request(ctx.params, source)
 
     async def _source(self, ctx: JobContext, field: str) -> Path:
         """A source on local disk: one of vidgate's own outputs is read where it is stored."""

@@ -57,7 +57,7 @@ class Ocean:
         n = self.tex.shape[0]
         scale = n / WRAP
         fwd = fr.cam.forward
-        g = np.clip(z / 5.0, 0, 1) ** 0.5  # (rows, 1): 0 near, 1 far
+        g = np.clip(z / 9.0, 0, 1) ** 0.6  # (rows, 1): 0 near, 1 far (the sky's reflection)
         base = self.water[:, None, None] + g[None] * (self.far - self.water)[:, None, None]
         sea = img[:, r0:]
         sea[:] = base
@@ -66,10 +66,12 @@ class Ocean:
         ripple = self.tex[tex_index(zz * 2.0, scale, n), tex_index(u * 2.0 + 1.7, scale, n)]
         phase = self.k * zz + 5.0 * warp - env.clock.angle(fr.t, 1.3)
         wave = np.sin(phase)
-        near = np.exp(-z / 2.5)
-        shade = 0.07 * wave * (0.4 + near) + 0.16 * (ripple - 0.5) * (0.1 + near)
-        sea += shade[None] * (self.far + 0.2)[:, None, None]
-        foam = smoothstep(0.75, 1.0, wave * 0.7 + ripple * 0.5) * near * 0.85
+        near = np.exp(-z / 3.0)
+        # Swells: lit faces and dark troughs, stronger near; ripples on top.
+        shade = 0.16 * wave * (0.25 + near) + 0.2 * (ripple - 0.5) * (0.15 + near)
+        sea += shade[None] * (self.far + 0.25)[:, None, None]
+        # White water along the crests, breaking near the shore.
+        foam = smoothstep(0.6, 0.95, wave * 0.75 + ripple * 0.45) * (0.25 + 0.75 * near) * 0.9
         mix(sea, foam[None], self.foam[:, None, None])
         sun_x = _sun_screen_x(env, fr)
         if self.glint is not None and sun_x is not None:
