@@ -115,7 +115,7 @@ def test_a_flyover_moves_more_than_a_static_camera() -> None:
 
 @pytest.mark.parametrize("camera", ["pan left", "zoom in", "orbit", "tracking shot", "tilt up"])
 def test_camera_moves_change_the_picture(camera: str) -> None:
-    assert motion(f"mountains over a lake, {camera}") > motion("mountains over a lake")
+    assert motion(f"mountain peaks, {camera}") > 1.2 * motion("mountain peaks")
 
 
 def loop_jump_ratio(frames: list[np.ndarray]) -> float:
