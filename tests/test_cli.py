@@ -81,6 +81,14 @@ def test_generate_renders_a_file_without_a_server(run, tmp_path: Path) -> None: 
         assert stream.average_rate == 60
         assert sum(1 for _ in container.decode(stream)) == 30
     assert (tmp_path / "p.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert "Rendering: rain on a window, " in result.output  # optimized, as the API would
+
+
+def test_generate_renders_the_prompt_as_given_without_the_optimizer(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("generate", "rain on a window", "-o", str(tmp_path / "o.mp4"), "--duration", "0.2",
+                 "--no-prompt-optimizer")
+    assert result.exit_code == 0, result.output
+    assert "Rendering:" not in result.output
 
 
 def test_generate_reports_bad_sources_and_missing_ones(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -107,6 +107,8 @@ def _display_host(host: str) -> str:
 @click.option("--loop", is_flag=True, help="Make the last frame flow into the first.")
 @click.option("--poster", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the middle frame here as a JPEG.")
+@click.option("--prompt-optimizer/--no-prompt-optimizer", default=True, show_default=True,
+              help="Write out the camera, light or look a terse prompt leaves open, as the API does.")
 def generate(
     prompt: str,
     output: Path,
@@ -121,9 +123,10 @@ def generate(
     negative_prompt: str | None,
     loop: bool,
     poster: Path | None,
+    prompt_optimizer: bool,
 ) -> None:
     """Render a video with the local engine, right here, no server needed."""
-    from vidgate.engine import EngineError, RenderRequest, render
+    from vidgate.engine import EngineError, RenderRequest, optimize_prompt, render
 
     if mode == "image_to_video" and source_image is None:
         raise click.UsageError("--source-image is required for image_to_video")
@@ -131,6 +134,11 @@ def generate(
         raise click.UsageError("--source-video is required for video_to_video")
     width, height = output_dimensions(resolution, aspect_ratio)
     seed = secrets.randbelow(2**32) if seed is None else seed
+    if prompt_optimizer:
+        optimized = optimize_prompt(prompt, mode, negative_prompt)
+        if optimized != prompt:
+            click.echo(f"Rendering: {optimized}")
+        prompt = optimized
     request = RenderRequest(
         mode=mode, prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
         fps=int(fps), duration_seconds=duration, seed=seed, loop=loop,
