@@ -237,6 +237,8 @@ class Road:
         self.speed = 2.2
         self.car_z = 0.8
         env.anchor = None
+        self._sprite_key: tuple[float, float] | None = None
+        self._sprite: tuple[int, np.ndarray, np.ndarray] = (0, np.ones((0, 0), F32), np.zeros((3, 0, 0), F32))
 
     def centre(self, z: np.ndarray | float, fr: Frame) -> np.ndarray | float:
         sway = 0.05 * math.sin(self.env.clock.angle(fr.t, 0.3))
@@ -270,34 +272,61 @@ class Road:
             self._car(img, fr)
 
     def _car(self, img: np.ndarray, fr: Frame) -> None:
+        """The car, from a sprite drawn once for its size and lean and slid sideways as it
+        sways (redrawn when the camera's zoom or tilt changes its size or height)."""
         env = self.env
         cam = fr.cam
         zoom = cam.zoom_at(0.8)
-        screen_h = (env.ground_height / self.car_z) * zoom
-        by = fr.horizon - cam.tilt + screen_h
+        by = fr.horizon - cam.tilt + (env.ground_height / self.car_z) * zoom
         s = 0.62 * zoom / self.car_z  # screen units per car unit
         sway = math.sin(env.clock.angle(fr.t, 0.7))
-        bx = (float(self.centre(self.car_z, fr)) / self.car_z - cam.pan * 0.8) * zoom
-        bx += 0.06 * sway
-        skew = (0.35 * np.sign(self.bend) if self.drifting else 0.0) + 0.05 * sway
-        c0 = max(0, int(np.searchsorted(fr.sx, bx - 0.75 * s)))
-        c1 = int(np.searchsorted(fr.sx, bx + 0.75 * s))
+        bx = (float(self.centre(self.car_z, fr)) / self.car_z - cam.pan * 0.8) * zoom + 0.06 * sway
+        env.anchor = (bx - 0.15 * s, by - 0.05 * s, s)  # behind the rear wheels
+        key = (s, by)
+        if self._sprite_key != key:
+            self._sprite = self._car_sprite(fr, by, s)
+            self._sprite_key = key
+        r0, gain, paint = self._sprite
+        px = env.pixel
+        left = (bx - float(fr.sx[0])) / px - (gain.shape[1] - 1) / 2  # sprite column 0, in frame columns
+        whole = math.floor(left)
+        frac = F32(left - whole)
+        # Column c of the frame samples the sprite at c - left: between columns c - whole - 1 and c - whole.
+        c0, c1 = max(0, whole + 1), min(env.w, whole + gain.shape[1])
+        if c0 >= c1 or r0 >= env.h:
+            return
+        i0, i1 = c0 - whole, c1 - whole  # sprite columns under frame columns c0..c1 (right neighbours)
+        k = gain[:, i0 - 1 : i1 - 1] * frac + gain[:, i0:i1] * (1 - frac)
+        c = paint[:, :, i0 - 1 : i1 - 1] * frac + paint[:, :, i0:i1] * (1 - frac)
+        rows = slice(r0, r0 + gain.shape[0])
+        patch = img[:, rows, c0:c1]
+        patch *= k[None, : patch.shape[1]]
+        patch += c[:, : patch.shape[1]]
+
+    def _car_sprite(self, fr: Frame, by: float, s: float) -> tuple[int, np.ndarray, np.ndarray]:
+        """The car drawn centred on a column grid: (first row, gain, paint) such that a picture
+        under it becomes picture * gain + paint (every step of the drawing is of that form)."""
+        env = self.env
+        px = env.pixel
+        half = int(math.ceil(0.75 * s / px)) + 1
+        sx = (np.arange(-half, half + 1, dtype=F32)) * F32(px)  # columns around the car's centre
         r0 = max(0, int(np.searchsorted(fr.sy, by - 0.75 * s)))
         r1 = int(np.searchsorted(fr.sy, by + 0.12 * s))
-        env.anchor = (bx - 0.15 * s, by - 0.05 * s, s)  # behind the rear wheels
-        if c0 >= c1 or r0 >= r1:
-            return
-        big_x = (fr.sx[c0:c1][None, :] - bx) / s
+        big_x = sx[None, :] / s
         big_y = (by - fr.sy[r0:r1][:, None]) / s
-        big_x = big_x - skew * big_y
-        aa = env.pixel / s
+        big_x = big_x - (0.35 * float(np.sign(self.bend)) if self.drifting else 0.0) * big_y
+        black = np.zeros((3, max(0, r1 - r0), sx.size), F32)
+        white = np.ones_like(black)
+        for patch in (black, white):
+            self._draw_car(patch, big_x, big_y, px / s)
+        return r0, (white - black)[0], black
 
+    def _draw_car(self, patch: np.ndarray, big_x: np.ndarray, big_y: np.ndarray, aa: float) -> None:
         def box(x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
             hx = np.clip((np.minimum(big_x - x0, x1 - big_x)) / aa + 0.5, 0, 1)
             hy = np.clip((np.minimum(big_y - y0, y1 - big_y)) / aa + 0.5, 0, 1)
             return hx * hy
 
-        patch = img[:, r0:r1, c0:c1]
         shadow = np.exp(-((big_x / 0.6) ** 2) - ((big_y / 0.07) ** 2)) * 0.6
         patch *= 1 - shadow[None]
         dark = col(rgb(0.04, 0.04, 0.045))
