@@ -22,6 +22,7 @@ from vidgate.engine.scenery.core import (
 from vidgate.engine.scenery.env import Env
 
 WRAP = 8.0  # forward travel wraps every WRAP units; ground patterns repeat with it
+SHORE_PERIOD, SHORE_SAMPLES = 16.0, 4096
 DEPTH_ROCKS = 0.85
 
 
@@ -48,6 +49,8 @@ class Ocean:
         self.tex = env.noise(0)
         self.glint = None if light.name in ("overcast", "dark") else col(light.sun)
         self.k = TAU * 6 / WRAP  # whole wave cycles per wrap
+        glitter = light.sun * 0.8 if self.glint is not None else np.zeros(3, F32)
+        self._colours = np.stack([self.far + 0.25, self.foam, glitter], axis=1).astype(F32)
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
@@ -59,8 +62,6 @@ class Ocean:
         fwd = fr.cam.forward
         g = np.clip(z / 9.0, 0, 1) ** 0.6  # (rows, 1): 0 near, 1 far (the sky's reflection)
         base = self.water[:, None, None] + g[None] * (self.far - self.water)[:, None, None]
-        sea = img[:, r0:]
-        sea[:] = base
         zz = z + fwd
         warp = self.tex[tex_index(zz, scale, n), tex_index(u * 0.5, scale, n)]
         ripple = self.tex[tex_index(zz * 2.0, scale, n), tex_index(u * 2.0 + 1.7, scale, n)]
@@ -69,15 +70,17 @@ class Ocean:
         near = np.exp(-z / 3.0)
         # Swells: lit faces and dark troughs, stronger near; ripples on top.
         shade = 0.16 * wave * (0.25 + near) + 0.2 * (ripple - 0.5) * (0.15 + near)
-        sea += shade[None] * (self.far + 0.25)[:, None, None]
         # White water along the crests, breaking near the shore.
         foam = smoothstep(0.6, 0.95, wave * 0.75 + ripple * 0.45) * (0.25 + 0.75 * near) * 0.9
-        mix(sea, foam[None], self.foam[:, None, None])
+        glit = np.zeros_like(foam)
         sun_x = _sun_screen_x(env, fr)
         if self.glint is not None and sun_x is not None:
             path = np.exp(-(((fr.sx - sun_x) / 0.12) ** 2)).astype(F32)
             glit = smoothstep(0.55, 0.8, ripple) * path[None, :] * (1.0 - 0.5 * near)
-            sea += glit[None] * (self.glint * 0.8)
+        # (base + shaded swells) under the foam, plus the glitter: one weight per colour.
+        sea = img[:, r0:]
+        np.multiply(base, (1 - foam)[None], out=sea)
+        sea += np.tensordot(self._colours, np.stack([shade * (1 - foam), foam, glit]), axes=1)
 
 
 class Beach:
@@ -98,30 +101,40 @@ class Beach:
         self.shore = 1.35 if aerial else 0.95  # distance of the waterline
         self.slant = float(rng.choice([-1.0, 1.0])) * (0.5 if aerial else 0.25)
         self.phase = float(rng.uniform(0, TAU))
+        # The waterline along the beach, and how far the swash reaches beyond it, tabulated
+        # over one period (16 units: the noise line's length and both waves' common period).
+        u = np.arange(SHORE_SAMPLES, dtype=F32) * F32(SHORE_PERIOD / SHORE_SAMPLES)
+        self._shore = (self.shore + 0.3 * sample1(self.line, u, 64.0)
+                       + self.slant * np.sin(u * (TAU / 16))).astype(F32)
+        self._reach = (0.8 + 0.2 * np.sin(u * (TAU * 2 / 16))).astype(F32)
+        self._colours = np.stack([self.shallow, self.sand, self.wet - self.sand, self.foam], axis=1)
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
         r0, z, u = fr.ground(env.ground_height)
         if r0 >= env.h:
             return
-        shore = self.shore + 0.3 * sample1(self.line, u, 64.0) + self.slant * np.sin(u * (TAU / 16))
+        at = tex_index(u, SHORE_SAMPLES / SHORE_PERIOD, SHORE_SAMPLES)  # the shore tables' index
+        shore = self._shore[at]
         run = 0.5 + 0.5 * math.sin(env.clock.angle(fr.t, 0.9) + self.phase)
-        edge = shore + 0.12 * run * (0.8 + 0.2 * np.sin(u * (TAU * 2 / 16)))  # water's reach
-        s = edge - z  # > 0: sand side
+        s = shore + (0.12 * run) * self._reach[at] - z  # > 0: sand side of the water's reach
         soft = 0.006 + 0.012 * z
-        ground = img[:, r0:]
         shallow = np.clip(1.0 + s / 0.5, 0, 1) * 0.75
-        mix(ground, shallow[None], self.shallow[:, None, None])
         sand = np.clip(s / soft + 0.5, 0, 1)
         n = self.tex.shape[0]
-        grain = self.tex[tex_index(z * 2.0, n / WRAP, n), tex_index(u * 2.0, n / WRAP, n)]
+        grain = 0.95 + 0.1 * self.tex[tex_index(z * 2.0, n / WRAP, n), tex_index(u * 2.0, n / WRAP, n)]
         # The band the swash wets, just above the waterline.
-        wet = np.where(z > shore - 0.14, np.clip((z - shore + 0.14) / 0.1, 0, 1), 0)
-        colour = self.sand[:, None, None] + wet[None] * (self.wet - self.sand)[:, None, None]
-        colour = colour * (0.95 + 0.1 * grain[None])
-        mix(ground, sand[None], colour)
-        foam = np.exp(-((s / (0.015 + 0.02 * z)) ** 2)) * (0.7 + 0.3 * run)
-        mix(ground, (foam * 0.9)[None], self.foam[:, None, None])
+        wet = np.clip((z - shore + 0.14) / 0.1, 0, 1)
+        foam = np.exp(-np.minimum((s / (0.015 + 0.02 * z)) ** 2, 60.0)) * (0.63 + 0.27 * run)
+        # Shallow water, then sand (wet or dry, grained), then foam, each laid over what is
+        # below: one weight per colour, and what shows through, per pixel.
+        over_sand = sand * (1 - foam)
+        weights = np.stack([shallow * (1 - sand) * (1 - foam), over_sand * grain,
+                            over_sand * grain * wet, foam])
+        keep = (1 - shallow) * (1 - sand) * (1 - foam)
+        ground = img[:, r0:]
+        ground *= keep[None]
+        ground += np.tensordot(self._colours, weights, axes=1)
 
 
 class Rocks:
