@@ -244,21 +244,42 @@ class Metal:
         self.lut = np.clip(band[None, :] * (0.5 + 0.5 * tint[:, None]) + 0.04, 0, 1).astype(F32)
         self.rim = col(np.clip(env.palette[2] * 0.6 + 0.2, 0, 1))
 
+    @staticmethod
+    def _surface_box(x: np.ndarray, y: np.ndarray, cs: slice, rs: slice,
+                     centres: list[tuple[float, float, float]], morph: float) -> tuple[slice, slice]:
+        """The part of the box where the surface can be: the metaballs' field, sampled every
+        fourth pixel, above a margin under the surface's threshold (the whole box while the
+        blob turns into the geometric shape, which fills it)."""
+        if morph > 0.01:
+            return cs, rs
+        xs, ys = x[:, cs][:, ::4], y[rs][::4]
+        field = np.zeros((ys.shape[0], xs.shape[1]), F32)
+        for bx, by, r in centres:
+            field += (r * r) / ((xs - bx) ** 2 + (ys - by) ** 2 + 1e-3)
+        rows, cols = np.nonzero(field > 0.6)
+        if rows.size == 0:
+            return slice(0, 0), slice(0, 0)
+        c0 = cs.start + max(0, cols.min() - 1) * 4
+        r0 = rs.start + max(0, rows.min() - 1) * 4
+        return (slice(c0, min(cs.stop, cs.start + (cols.max() + 2) * 4)),
+                slice(r0, min(rs.stop, rs.start + (rows.max() + 2) * 4)))
+
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
         clock = env.clock
         x, y = fr.view(0.7)
         cs, rs = _box(fr, x, y, 0.0, 0.0, 1.25, 0.95)
+        centres = [(ax * math.sin(clock.angle(fr.t, sx) + px_), ay * math.cos(clock.angle(fr.t, sy) + py_), r)
+                   for ax, ay, sx, sy, px_, py_, r in self.balls]
+        m = 0.5 - 0.5 * math.cos(clock.angle(fr.t, 0.55))
+        m = m * m * (3 - 2 * m)  # how far the blob has turned into the shape
+        cs, rs = self._surface_box(x, y, cs, rs, centres, m)
         xx, yy = x[:, cs], y[rs]
         if xx.shape[1] < 2 or yy.shape[0] < 2:
             return
         field = np.zeros((yy.shape[0], xx.shape[1]), F32)
-        for ax, ay, sx, sy, px_, py_, r in self.balls:
-            bx = ax * math.sin(clock.angle(fr.t, sx) + px_)
-            by = ay * math.cos(clock.angle(fr.t, sy) + py_)
+        for bx, by, r in centres:
             field += (r * r) / ((xx - bx) ** 2 + (yy - by) ** 2 + 1e-3)
-        m = 0.5 - 0.5 * math.cos(clock.angle(fr.t, 0.55))
-        m = m * m * (3 - 2 * m)
         if m > 0.01:
             a = clock.angle(fr.t, 0.35)
             c, s = math.cos(a), math.sin(a)
