@@ -142,7 +142,6 @@ class MotionEffects:
         self._lower = np.clip((rows - 0.55) / 0.25, 0, 1)  # 1 near the bottom
         self._sky = _Map(sky_mask(picture)) if motion.clouds else None
         self._row_phase = rows * 2 * math.pi * 3
-        self._columns = np.arange(width)
         self._clouds = _periodic_noise(rng, height // 2 + 1, width) if motion.clouds else None
         self._flicker_phases = rng.uniform(0, 2 * math.pi, size=3)
         self._nearness = _Map(estimate_depth(picture)) if motion.parallax else None

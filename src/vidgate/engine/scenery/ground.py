@@ -27,7 +27,7 @@ DEPTH_ROCKS = 0.85
 
 
 def _sun_screen_x(env: Env, fr: Frame) -> float | None:
-    sun_x = getattr(env, "sun_x", None)
+    sun_x = env.sun_x
     if sun_x is None:
         return None
     return (sun_x - fr.cam.offset(0.02)) * fr.cam.zoom_at(0.02)
