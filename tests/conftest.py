@@ -191,6 +191,15 @@ async def running_harness(
     """An app on `data_dir` with its runtime started. `transport` stands in for the internet
     when the server downloads sources; None lets it use the real network stack."""
     settings = settings_for_tests(data_dir, database_url=database_url, **overrides)
+    async with serving(settings, transport=transport) as ready:
+        yield ready
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[Harness]:
+    """An app for `settings` with its runtime started, and a client that calls it in-process."""
     app = create_app(settings, http_transport=transport)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(

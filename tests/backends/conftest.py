@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.backends.fal_support import FAL_KEY, fast_fal
+from tests.backends.fal_support import FAL_KEY, serving_fal
 from tests.conftest import Harness, settings_for_tests
 from tests.fal_fake import FakeFal
 from tests.live_server import serve_in_thread
-from vidgate.app import create_app
 from vidgate.backends.fal import queue
 
 
@@ -38,10 +36,5 @@ def fake_fal() -> Iterator[FakeFal]:
 async def fal(tmp_path: Path, fake_fal: FakeFal, database_url: str | None) -> AsyncIterator[tuple[Harness, FakeFal]]:
     settings = settings_for_tests(tmp_path / "data", database_url=database_url, fal_key=FAL_KEY,
                                   fal_queue_url=fake_fal.base_url)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                                     timeout=60) as client:
-            harness = Harness(app, client)
-            fast_fal(harness, fake_fal)
-            yield harness, fake_fal
+    async with serving_fal(settings, fake_fal) as harness:
+        yield harness, fake_fal

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from tests.conftest import Harness, auth
+from tests.conftest import Harness, auth, serving
 from tests.fal_fake import FakeFal
 from vidgate.backends.fal import FalBackend
+from vidgate.config import Settings
 from vidgate.jobs import store
 
 FAL_KEY = "fal-test-key"
@@ -25,6 +27,14 @@ def fast_fal(harness: Harness, fake: FakeFal, **overrides: Any) -> FalBackend:
     backend = FalBackend(**{**options, **overrides})
     harness.runtime.backends["fal"] = backend
     return backend
+
+
+@contextlib.asynccontextmanager
+async def serving_fal(settings: Settings, fake: FakeFal) -> AsyncIterator[Harness]:
+    """An app for `settings` whose fal jobs go to `fake`, polled every 50 ms."""
+    async with serving(settings) as harness:
+        fast_fal(harness, fake)
+        yield harness
 
 
 async def submit_job(harness: Harness, key: str, body: dict[str, Any]) -> str:

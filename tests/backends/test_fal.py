@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +19,13 @@ from tests.backends.fal_support import (
     fast_fal,
     finished_job,
     run_job,
+    serving_fal,
     stored_request,
     submit_job,
     wait_for,
 )
 from tests.conftest import SEED_PORTRAIT_URL, Harness, auth, settings_for_tests
 from tests.fal_fake import FakeFal
-from vidgate.app import create_app
 from vidgate.backends.base import JobContext
 from vidgate.backends.errors import BackendError, JobLost
 from vidgate.backends.fal import FalBackend, queue
@@ -153,17 +151,6 @@ def _fal_settings(tmp_path: Path, fake: FakeFal, database_url: str | None, **ove
     return settings_for_tests(tmp_path / "data", database_url=database_url, fal_key=FAL_KEY,
                               fal_queue_url=fake.base_url, fal_rest_url=fake.base_url,
                               fal_poll_seconds=0.05, **overrides)
-
-
-@asynccontextmanager
-async def _serving(settings: Settings, fake: FakeFal) -> AsyncIterator[Harness]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                                     timeout=60) as client:
-            harness = Harness(app, client)
-            fast_fal(harness, fake)
-            yield harness
 
 
 async def _nothing_charged(harness: Harness, key: str) -> None:
@@ -507,12 +494,12 @@ async def test_a_restart_resumes_without_a_second_submit(
 ) -> None:
     fake_fal.polls_in_progress = 10_000
     settings = _fal_settings(tmp_path, fake_fal, database_url)
-    async with _serving(settings, fake_fal) as harness:
+    async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         job_id = await submit_job(harness, key, {"prompt": "a", "model": "fal-ai/veo3"})
         await wait_for(lambda: stored_request(harness, job_id))
     fake_fal.finish(fake_fal.submissions[0].request_id)  # done while the server is down
-    async with _serving(settings, fake_fal) as harness:
+    async with serving_fal(settings, fake_fal) as harness:
         job = await finished_job(harness, key, job_id)
     assert job["status"] == "completed"
     assert len(fake_fal.submissions) == 1
@@ -523,12 +510,12 @@ async def test_a_job_stopped_mid_submit_is_failed_not_submitted_again(
 ) -> None:
     fake_fal.slow_submit_seconds = 2.0  # fal has the submit, vidgate stops before the answer
     settings = _fal_settings(tmp_path, fake_fal, database_url)
-    async with _serving(settings, fake_fal) as harness:
+    async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         job_id = await submit_job(harness, key, {"prompt": "a", "model": MINIMAX})
         await wait_for(lambda: fake_fal.submissions)
     fake_fal.slow_submit_seconds = 0
-    async with _serving(settings, fake_fal) as harness:
+    async with serving_fal(settings, fake_fal) as harness:
         job = await finished_job(harness, key, job_id)
         assert job["status"] == "failed" and job["errorMessage"] == SUBMIT_INTERRUPTED
         await _nothing_charged(harness, key)
@@ -540,14 +527,14 @@ async def test_cancelling_a_waiting_job_that_holds_a_fal_request_cancels_it_at_f
 ) -> None:
     fake_fal.polls_in_progress = 10**6
     settings = _fal_settings(tmp_path, fake_fal, database_url)
-    async with _serving(settings, fake_fal) as harness:
+    async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         first, waiting = [await submit_job(harness, key, {"prompt": p, "model": MINIMAX}) for p in "ab"]
         for job_id in (first, waiting):
             await wait_for(lambda job_id=job_id: stored_request(harness, job_id))
     # Back after a graceful shutdown with one worker: it resumes the first job, and the
     # second waits, with its fal request still running.
-    async with _serving(settings.model_copy(update={"workers": 1}), fake_fal) as harness:
+    async with serving_fal(settings.model_copy(update={"workers": 1}), fake_fal) as harness:
         request = await stored_request(harness, waiting)
         assert request is not None
         response = await harness.client.post(f"/api/v1/jobs/{waiting}/cancel", headers=auth(key))
@@ -563,7 +550,7 @@ async def test_a_crashed_job_that_will_not_run_again_has_its_fal_request_cancell
 ) -> None:
     fake_fal.polls_in_progress = 10**6
     settings = _fal_settings(tmp_path, fake_fal, database_url, job_max_attempts=1)
-    async with _serving(settings, fake_fal) as harness:
+    async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         job_id = await submit_job(harness, key, {"prompt": "a", "model": MINIMAX})
         request = await wait_for(lambda: stored_request(harness, job_id))
@@ -574,7 +561,7 @@ async def test_a_crashed_job_that_will_not_run_again_has_its_fal_request_cancell
             status="processing", worker_id="worker_gone", lease_expires_at=utcnow() - timedelta(minutes=1),
             attempts=1, cancel_requested=cancel_requested))
     await engine.dispose()
-    async with _serving(settings, fake_fal) as harness:
+    async with serving_fal(settings, fake_fal) as harness:
         job = await finished_job(harness, key, job_id)
         assert job["status"] == ("cancelled" if cancel_requested else "failed")
         await wait_for(lambda: request["request_id"] in fake_fal.cancels)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tests.backends.fal_support import FAL_KEY, fast_fal, finished_job, wait_for
-from tests.conftest import Harness, auth, settings_for_tests
+from tests.conftest import Harness, auth, serving, settings_for_tests
 from tests.fal_fake import FakeFal
 from vidgate.app import create_app
 from vidgate.backends.fal import FalBackend, webhooks
@@ -71,15 +71,11 @@ async def fal_with_webhooks(
                                   fal_queue_url=fake_fal.base_url, public_url=PUBLIC_URL,
                                   fal_jwks_url=JWKS_URL)
     fake_fal.deliver_webhooks = False  # the tests send the webhooks; PUBLIC_URL is not served
-    app = create_app(settings)
     jwks = Jwks()
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                                     timeout=60) as client:
-            harness = Harness(app, client)
-            # Polls every 30 s: within a test, only the webhook can finish the job quickly.
-            _webhook_backend(harness, fake_fal, jwks, poll_seconds=30)
-            yield harness, fake_fal, jwks
+    async with serving(settings) as harness:
+        # Polls every 30 s: within a test, only the webhook can finish the job quickly.
+        _webhook_backend(harness, fake_fal, jwks, poll_seconds=30)
+        yield harness, fake_fal, jwks
 
 
 Fal = tuple[Harness, FakeFal, Jwks]
