@@ -3,15 +3,18 @@ released, when the server comes back. Runs the real `vidgate serve` in a subproc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.fal_fake import FakeFal
 from tests.live_server import free_port, printed_key, vidgate_serve, wait_until_ready
 
 pytestmark = pytest.mark.slow
@@ -118,18 +121,11 @@ def test_pending_jobs_survive_a_restart(tmp_path: Path, server_database_url: str
 def test_fal_job_killed_mid_request_resumes_without_a_second_submit(
     tmp_path: Path, server_database_url: str | None
 ) -> None:
-    from tests.fal_fake import FakeFal
-    from tests.live_server import serve_in_thread
-
     fake = FakeFal(key="fal-test-key")
     fake.polls_in_queue, fake.polls_in_progress = 0, 100_000
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    cli_env = {"VIDGATE_DATA_DIR": str(tmp_path), "DATABASE_URL": server_database_url}
-    with serve_in_thread(fake.app) as fal_url:
-        fake.base_url = fal_url
-        fal = {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}
-        key = _live_key(cli_env)
+    with _fal_for_servers(fake, tmp_path, server_database_url) as (fal, key):
         headers = {"Authorization": f"Bearer {key}"}
         with vidgate_serve(tmp_path, port, database_url=server_database_url, **fal) as process:
             read_until_ready(process)
@@ -151,14 +147,24 @@ def test_fal_job_killed_mid_request_resumes_without_a_second_submit(
     assert job["outputData"]["video"]["url"].startswith(f"{base}/files/")
 
 
-def _live_key(cli_env: dict[str, str | None]) -> str:
+@contextlib.contextmanager
+def _fal_for_servers(
+    fake: FakeFal, data_dir: Path, database_url: str | None
+) -> Iterator[tuple[dict[str, str], str]]:
+    """`fake` served; the environment that points a vidgate server at it, and a live key
+    (sandbox keys never reach fal) created in the server's database."""
     from click.testing import CliRunner
 
+    from tests.live_server import serve_in_thread
     from vidgate.cli import main as cli
 
-    created = CliRunner().invoke(cli, ["keys", "create", "--name", "live", "--credits", "10000",
-                                       "--video-seconds", "100"], env=cli_env)
-    return str(created.output.strip().splitlines()[-1])
+    with serve_in_thread(fake.app) as fal_url:
+        fake.base_url = fal_url
+        created = CliRunner().invoke(
+            cli, ["keys", "create", "--name", "live", "--credits", "10000", "--video-seconds", "100"],
+            env={"VIDGATE_DATA_DIR": str(data_dir), "DATABASE_URL": database_url},
+        )
+        yield {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}, created.output.strip().splitlines()[-1]
 
 
 def test_fal_job_killed_mid_submit_is_failed_not_submitted_again(
@@ -166,18 +172,11 @@ def test_fal_job_killed_mid_submit_is_failed_not_submitted_again(
 ) -> None:
     """Killed after fal got the submit but before its answer was stored: whether fal runs it
     is unknown, so the job fails (nothing charged) instead of paying for a second one."""
-    from tests.fal_fake import FakeFal
-    from tests.live_server import serve_in_thread
-
     fake = FakeFal(key="fal-test-key")
     fake.slow_submit_seconds = 5.0  # fal has the submit; the server dies before its answer
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    cli_env = {"VIDGATE_DATA_DIR": str(tmp_path), "DATABASE_URL": server_database_url}
-    with serve_in_thread(fake.app) as fal_url:
-        fake.base_url = fal_url
-        fal = {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}
-        key = _live_key(cli_env)
+    with _fal_for_servers(fake, tmp_path, server_database_url) as (fal, key):
         with vidgate_serve(tmp_path, port, database_url=server_database_url, **fal) as process:
             read_until_ready(process)
             job_id = requests.post(f"{base}/api/v1/videos/generations?async=true",
