@@ -49,8 +49,8 @@ class Ocean:
         self.tex = env.noise(0)
         self.glint = None if light.name in ("overcast", "dark") else col(light.sun)
         self.k = TAU * 6 / WRAP  # whole wave cycles per wrap
-        glitter = light.sun * 0.8 if self.glint is not None else np.zeros(3, F32)
-        self._colours = np.stack([self.far + 0.25, self.foam, glitter], axis=1).astype(F32)
+        # What the per-pixel weights of draw() are weights of: swells, foam, sun glitter.
+        self._colours = np.stack([self.far + 0.25, self.foam, light.sun * 0.8], axis=1).astype(F32)
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
@@ -72,15 +72,15 @@ class Ocean:
         shade = 0.16 * wave * (0.25 + near) + 0.2 * (ripple - 0.5) * (0.15 + near)
         # White water along the crests, breaking near the shore.
         foam = smoothstep(0.6, 0.95, wave * 0.75 + ripple * 0.45) * (0.25 + 0.75 * near) * 0.9
-        glit = np.zeros_like(foam)
+        weights = [shade * (1 - foam), foam]
         sun_x = _sun_screen_x(env, fr)
         if self.glint is not None and sun_x is not None:
             path = np.exp(-(((fr.sx - sun_x) / 0.12) ** 2)).astype(F32)
-            glit = smoothstep(0.55, 0.8, ripple) * path[None, :] * (1.0 - 0.5 * near)
-        # (base + shaded swells) under the foam, plus the glitter: one weight per colour.
+            weights.append(smoothstep(0.55, 0.8, ripple) * path[None, :] * (1.0 - 0.5 * near))
+        # (base + shaded swells) under the foam, plus any glitter: one weight per colour.
         sea = img[:, r0:]
         np.multiply(base, (1 - foam)[None], out=sea)
-        sea += np.tensordot(self._colours, np.stack([shade * (1 - foam), foam, glit]), axes=1)
+        sea += np.tensordot(self._colours[:, : len(weights)], np.stack(weights), axes=1)
 
 
 class Beach:
@@ -128,9 +128,8 @@ class Beach:
         foam = np.exp(-np.minimum((s / (0.015 + 0.02 * z)) ** 2, 60.0)) * (0.63 + 0.27 * run)
         # Shallow water, then sand (wet or dry, grained), then foam, each laid over what is
         # below: one weight per colour, and what shows through, per pixel.
-        over_sand = sand * (1 - foam)
-        weights = np.stack([shallow * (1 - sand) * (1 - foam), over_sand * grain,
-                            over_sand * grain * wet, foam])
+        grained_sand = sand * (1 - foam) * grain
+        weights = np.stack([shallow * (1 - sand) * (1 - foam), grained_sand, grained_sand * wet, foam])
         keep = (1 - shallow) * (1 - sand) * (1 - foam)
         ground = img[:, r0:]
         ground *= keep[None]
