@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from vidgate.engine import prompt as prompt_words
+from vidgate.engine.filters import box_blur
 
 SWAY_PIXELS = 0.006  # of the frame width
 PARALLAX_PIXELS = 0.02  # sideways travel of the nearest row relative to the farthest
@@ -57,27 +58,14 @@ def choose_motion(prompt: str, negative_prompt: str | None = None) -> ImageMotio
     )
 
 
-def _box_blur(values: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a (2 radius + 1)-square window, edges clamped (separable cumulative sums)."""
-    out = values.astype(np.float32)
-    for axis in (0, 1):
-        pad = [(0, 0), (0, 0)]
-        pad[axis] = (radius + 1, radius)
-        sums = np.cumsum(np.pad(out, pad, mode="edge"), axis=axis, dtype=np.float32)
-        size = 2 * radius + 1
-        out = (np.take(sums, np.arange(size, sums.shape[axis]), axis=axis)
-               - np.take(sums, np.arange(0, sums.shape[axis] - size), axis=axis)) / size
-    return out
-
-
 def _features(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(luma, saturation, local detail) of an (h, w, 3) uint8 picture, each 0..1."""
     pixels = rgb.astype(np.float32) / 255
     luma = pixels @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     saturation = pixels.max(axis=2) - pixels.min(axis=2)
     radius = max(1, min(rgb.shape[:2]) // 40)
-    mean = _box_blur(luma, radius)
-    detail = np.sqrt(np.clip(_box_blur(luma * luma, radius) - mean * mean, 0, None))
+    mean = box_blur(luma, radius)
+    detail = np.sqrt(np.clip(box_blur(luma * luma, radius) - mean * mean, 0, None))
     return luma, saturation, detail / (detail.max() + 1e-6)
 
 
@@ -90,7 +78,7 @@ def estimate_depth(rgb: np.ndarray) -> np.ndarray:
     _, saturation, detail = _features(rgb)
     rows = (np.arange(h, dtype=np.float32) / max(1, h - 1))[:, None]
     nearness = 0.6 * rows**1.5 + 0.25 * detail + 0.15 * saturation / (saturation.max() + 1e-6)
-    nearness = _box_blur(nearness, max(1, min(h, w) // 12))
+    nearness = box_blur(nearness, max(1, min(h, w) // 12))
     nearness -= nearness.min()
     return (nearness / (nearness.max() + 1e-6)).astype(np.float32)
 
@@ -106,7 +94,7 @@ def sky_mask(rgb: np.ndarray) -> np.ndarray:
     rows = (np.arange(h, dtype=np.float32) / max(1, h - 1))[:, None]
     sky = (np.clip((luma - 0.35) * 3, 0, 1) * np.clip(1 - detail * 4, 0, 1)
            * np.maximum(blueish, pale) * np.clip((0.7 - rows) / 0.3, 0, 1))
-    return np.clip(_box_blur(sky, max(1, h // 60)), 0, 1).astype(np.float32)
+    return np.clip(box_blur(sky, max(1, h // 60)), 0, 1).astype(np.float32)
 
 
 class _Map:

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from vidgate.engine import prompt as prompt_words
+from vidgate.engine.filters import box_mean
 from vidgate.engine.grade import GRADES, Grade, choose_grade
 
 SLOW_MOTION = 0.5
@@ -100,22 +101,14 @@ def _painterly(image: Image.Image) -> Image.Image:
     return painted.filter(ImageFilter.SMOOTH)
 
 
-def _box_mean(values: np.ndarray, size: int) -> np.ndarray:
-    """Means over size x size windows: out[i, j] averages values[i:i+size, j:j+size]."""
-    sums = np.cumsum(np.cumsum(values, axis=0, dtype=np.float32), axis=1, dtype=np.float32)
-    sums = np.pad(sums, ((1, 0), (1, 0)) + ((0, 0),) * (values.ndim - 2))
-    k = size
-    return (sums[k:, k:] - sums[:-k, k:] - sums[k:, :-k] + sums[:-k, :-k]) / (k * k)
-
-
 def kuwahara(rgb: np.ndarray, radius: int) -> np.ndarray:
     """The Kuwahara filter of an (h, w, 3) uint8 picture, windows of (radius + 1) squared."""
     h, w = rgb.shape[:2]
     pad = ((radius, radius), (radius, radius), (0, 0))
     padded = np.pad(rgb.astype(np.float32), pad, mode="edge")
     luma = padded @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-    means = _box_mean(padded, radius + 1)
-    variance = _box_mean(luma * luma, radius + 1) - _box_mean(luma, radius + 1) ** 2
+    means = box_mean(padded, radius + 1)
+    variance = box_mean(luma * luma, radius + 1) - box_mean(luma, radius + 1) ** 2
     best = variance[:h, :w].copy()
     out = means[:h, :w].copy()
     for dy, dx in ((0, radius), (radius, 0), (radius, radius)):
