@@ -8,7 +8,8 @@ import av
 import numpy as np
 import pytest
 
-from tests.engine.test_render import decode_frames
+from tests.engine.test_render import decode_frames, loop_jump_ratio
+from tests.engine.test_render import mean_abs_diff as diff
 from vidgate.engine import RenderRequest, render
 from vidgate.engine.scenes import build_scene
 
@@ -55,10 +56,6 @@ def request(prompt: str, **overrides: object) -> RenderRequest:
     }
     fields.update(overrides)
     return RenderRequest(**fields)  # type: ignore[arg-type]
-
-
-def diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 @pytest.mark.parametrize("subject", sorted(SUBJECT_PROMPTS))
@@ -116,13 +113,6 @@ def test_a_flyover_moves_more_than_a_static_camera() -> None:
 @pytest.mark.parametrize("camera", ["pan left", "zoom in", "orbit", "tracking shot", "tilt up"])
 def test_camera_moves_change_the_picture(camera: str) -> None:
     assert motion(f"mountain peaks, {camera}") > 1.2 * motion("mountain peaks")
-
-
-def loop_jump_ratio(frames: list[np.ndarray]) -> float:
-    steps = [diff(frames[i], frames[i + 1]) for i in range(len(frames) - 1)]
-    typical = float(np.median(steps))
-    assert typical > 0.05, "the clip does not move"
-    return diff(frames[-1], frames[0]) / typical
 
 
 @pytest.mark.parametrize(
