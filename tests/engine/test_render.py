@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import os
 import struct
+import sys
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +28,8 @@ from vidgate.engine import (
 from vidgate.media.dimensions import ASPECT_RATIOS, RESOLUTIONS, output_dimensions
 
 SMALL = (320, 180)
+# The module, which the package's render() function shadows as an attribute.
+render_module = importlib.import_module("vidgate.engine.render")
 
 
 @dataclass
@@ -481,6 +487,43 @@ def test_cancel_stops_and_removes_the_partial_file(tmp_path: Path) -> None:
         render(request(duration_seconds=2.0), out, should_cancel=should_cancel)
     assert polls == 6  # polled once per frame, stopped at once
     assert list(tmp_path.iterdir()) == []
+
+
+def test_frames_are_made_ahead_at_lower_priority_and_dropped_on_cancel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[float] = []
+    niceness: set[int] = set()
+    open_real_source = render_module.open_source
+
+    class CountingSource:
+        def __init__(self, request: RenderRequest) -> None:
+            self.real = open_real_source(request)
+
+        def frame(self, t: float) -> av.VideoFrame:
+            made.append(t)
+            niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return self.real.frame(t)
+
+        def close(self) -> None:
+            self.real.close()
+
+    monkeypatch.setattr(render_module, "open_source", CountingSource)
+    polls = 0
+
+    def should_cancel() -> bool:
+        nonlocal polls
+        polls += 1
+        return polls > 5
+
+    with pytest.raises(RenderCancelled):
+        render(request(duration_seconds=2.0), tmp_path / "out.mp4", should_cancel=should_cancel)
+    # Five frames encoded; at most the frames already queued ahead were made besides.
+    assert 5 <= len(made) <= 5 + render_module._FRAMES_AHEAD
+    assert made == sorted(made)
+    if sys.platform == "linux":
+        ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert niceness == {min(19, ours + render_module._MAKER_NICENESS)}
 
 
 def test_cancel_leaves_an_existing_output_alone(tmp_path: Path) -> None:
