@@ -8,7 +8,7 @@ Every time-varying quantity goes through ``Clock`` so that looping clips are per
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,6 +153,18 @@ def tex_index(coord: np.ndarray, scale: float, n: int) -> np.ndarray:
     conversion plus a mask is several times faster than floor and modulo.
     """
     return (coord * F32(scale) + F32(65536.0)).astype(np.int32) & (n - 1)
+
+
+def texels(tex: np.ndarray, iv: np.ndarray, iu: np.ndarray) -> np.ndarray:
+    """``tex[iv, iu]`` for broadcasting index arrays, as one take from the flat texture:
+    about three times faster than indexing with two index arrays."""
+    return tex.ravel().take(iv * tex.shape[1] + iu)
+
+
+def sample_tex(tex: np.ndarray, v: np.ndarray, u: np.ndarray, scale: float) -> np.ndarray:
+    """Nearest texel of a square tileable texture at world (v, u), which broadcast together."""
+    n = tex.shape[0]
+    return texels(tex, tex_index(v, scale, n), tex_index(u, scale, n))
 
 
 def dot_texture(
@@ -302,30 +314,55 @@ class PanCache:
         self._key: tuple[float, float, float] | None = None
         self._offset = 0.0
         self._margin_px = int(math.ceil(self.MARGIN / pixel))
-        self._strip: tuple[int, np.ndarray, np.ndarray] | None = None
+        # (first row, colour, transmittance 1 - alpha, and the change of each to the next column)
+        self._strip: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._solid: tuple[int, int] | None = None
 
-    def composite(self, img: np.ndarray, fr: Frame) -> None:
-        """img = img * (1 - alpha) + colour, with this part where the camera sees it now."""
-        zoom = fr.cam.zoom_at(self.depth)
-        key = (zoom, fr.cam.tilt, fr.horizon)
-        offset = fr.cam.offset(self.depth)
-        shift = (offset - self._offset) * zoom / self.pixel  # in strip columns
-        if key != self._key or abs(shift) > self._margin_px - 1:
-            self._redraw(fr, key, offset)
-            shift = 0.0
+    def solid_rows(self, fr: Frame) -> tuple[int, int] | None:
+        """Screen rows [start, end) that this part covers completely at every column it can
+        show (the whole strip), for the camera of ``fr``; None when there are none."""
+        self._update(fr)
+        return self._solid
+
+    def composite(
+        self, img: np.ndarray, fr: Frame, covered: Iterable[tuple[int, int]] = ()
+    ) -> None:
+        """img = img * (1 - alpha) + colour, with this part where the camera sees it now.
+
+        ``covered``: row spans that parts drawn later cover completely (their ``solid_rows``);
+        a span reaching down to this part's last row cuts that tail off.
+        """
+        shift = self._update(fr)
         if self._strip is None:
             return
-        r0, colour, alpha = self._strip
+        r0, colour, clear, colour_step, clear_step = self._strip
+        end = r0 + colour.shape[1]
+        for start, stop in covered:
+            if stop >= end:
+                end = min(end, start)
+        rows = end - r0
+        if rows <= 0:
+            return
         w = self.sx.shape[0]
         whole = math.floor(shift)
         frac = F32(shift - whole)
-        c0 = self._margin_px + whole
-        rows = slice(r0, r0 + alpha.shape[0])
-        a = alpha[:, c0 : c0 + w] + frac * (alpha[:, c0 + 1 : c0 + w + 1] - alpha[:, c0 : c0 + w])
-        c = colour[:, :, c0 : c0 + w] + frac * (colour[:, :, c0 + 1 : c0 + w + 1] - colour[:, :, c0 : c0 + w])
-        target = img[:, rows]
-        target *= 1 - a[None]
-        target += c
+        cols = slice(self._margin_px + whole, self._margin_px + whole + w)
+        target = img[:, r0 : r0 + rows]
+        keep = clear[:rows, cols] + frac * clear_step[:rows, cols]
+        target *= keep[None]
+        target += colour[:, :rows, cols]
+        target += frac * colour_step[:, :rows, cols]
+
+    def _update(self, fr: Frame) -> float:
+        """Redraw the strip if the camera left it; its shift for ``fr``, in strip columns."""
+        zoom = fr.cam.zoom_at(self.depth)
+        key = (zoom, fr.cam.tilt, fr.horizon)
+        offset = fr.cam.offset(self.depth)
+        shift = (offset - self._offset) * zoom / self.pixel
+        if key != self._key or abs(shift) > self._margin_px - 1:
+            self._redraw(fr, key, offset)
+            shift = 0.0
+        return shift
 
     def _redraw(self, fr: Frame, key: tuple[float, float, float], offset: float) -> None:
         m = self._margin_px
@@ -334,5 +371,16 @@ class PanCache:
         sx = self.sx[0] + columns * F32(self.pixel)
         x = (sx / zoom + offset)[None, :].astype(F32)
         _, y = fr.view(self.depth)
-        self._strip = self.paint(x, y)
+        painted = self.paint(x, y)
         self._key, self._offset = key, offset
+        self._strip = self._solid = None
+        if painted is None:
+            return
+        r0, colour, alpha = painted
+        clear = 1 - alpha
+        self._strip = (r0, colour, clear, np.diff(colour, axis=2), np.diff(clear, axis=1))
+        seen_through = np.flatnonzero(clear.max(axis=1) > 0)
+        start = int(seen_through[-1]) + 1 if seen_through.size else 0
+        if start < alpha.shape[0]:
+            self._solid = (r0 + start, r0 + alpha.shape[0])
+

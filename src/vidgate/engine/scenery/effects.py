@@ -15,8 +15,8 @@ from vidgate.engine.scenery.core import (
     dot_texture,
     mix,
     rgb,
+    sample_tex,
     smoothstep,
-    tex_index,
 )
 from vidgate.engine.scenery.env import Env
 
@@ -160,9 +160,9 @@ class Fire:
         n = self.tex.shape[0]
         rise = clock.travel(fr.t, 1.6, 2.0)
         hgt = np.clip((self.base - yy) / self.height, 0, 1)
-        wob = self.tex[tex_index(yy * 1.2 + rise, n / 2, n), tex_index(xx * 1.2, n / 2, n)]
+        wob = sample_tex(self.tex, yy * 1.2 + rise, xx * 1.2, n / 2)
         xw = xx + (wob - 0.5) * 0.35 * hgt
-        lick = self.tex[tex_index(yy * 1.6 + rise, n / 2, n), tex_index(xw * 2.2 + 0.5, n / 2, n)]
+        lick = sample_tex(self.tex, yy * 1.6 + rise, xw * 2.2 + 0.5, n / 2)
         width = 0.34 * (1 - 0.75 * hgt) + 0.02
         shape = np.exp(-((xw / width) ** 2)) * (1 - hgt) ** 0.7
         heat = np.clip(shape * (0.55 + 1.1 * lick) * flick * 1.15 - 0.12 * hgt, 0, 0.999)
@@ -213,8 +213,8 @@ class Smoke:
             cs, rs = slice(None), slice(None)
             xx, yy = x, y
             plume = smoothstep(-0.4, 0.8, yy) * np.ones_like(xx)
-        dens = self.tex[tex_index(yy * 0.9 + rise, n / 4, n), tex_index(xx * 0.8 + wind, n / 4, n)]
-        curl = self.tex[tex_index(yy * 1.7 + rise * 2, n / 4, n), tex_index(xx * 1.7 - wind, n / 4, n)]
+        dens = sample_tex(self.tex, yy * 0.9 + rise, xx * 0.8 + wind, n / 4)
+        curl = sample_tex(self.tex, yy * 1.7 + rise * 2, xx * 1.7 - wind, n / 4)
         alpha = np.minimum(smoothstep(0.3, 0.3 + self.soft, 0.65 * dens + 0.35 * curl) * plume, 0.9)
         mix(img[:, rs, cs], alpha[None], self.colour[:, None, None] * (0.85 + 0.3 * curl)[None])
 
@@ -409,9 +409,7 @@ class Falling:
             sway = 0.0
             if self.kind != "rain":
                 sway = 0.04 * math.sin(clock.angle(fr.t, 0.6 + 0.2 * i) + self.phase)
-            iy = tex_index(y[:, 0] + fall, scale, n)[:, None]
-            ix = tex_index(x[0] + sway + 0.37 * i, scale, n)[None, :]
-            dots = tex[iy, ix]
+            dots = sample_tex(tex, y + fall, x + sway + 0.37 * i, scale)
             if self.kind == "particles":
                 tw = 0.7 + 0.3 * math.sin(clock.angle(fr.t, 1.5 + i) + self.phase)
                 img += (dots * (alpha * tw))[None] * self.colour

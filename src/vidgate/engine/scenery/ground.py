@@ -16,6 +16,7 @@ from vidgate.engine.scenery.core import (
     noise_1d,
     rgb,
     sample1,
+    sample_tex,
     smoothstep,
     tex_index,
 )
@@ -63,8 +64,8 @@ class Ocean:
         g = np.clip(z / 9.0, 0, 1) ** 0.6  # (rows, 1): 0 near, 1 far (the sky's reflection)
         base = self.water[:, None, None] + g[None] * (self.far - self.water)[:, None, None]
         zz = z + fwd
-        warp = self.tex[tex_index(zz, scale, n), tex_index(u * 0.5, scale, n)]
-        ripple = self.tex[tex_index(zz * 2.0, scale, n), tex_index(u * 2.0 + 1.7, scale, n)]
+        warp = sample_tex(self.tex, zz, u * 0.5, scale)
+        ripple = sample_tex(self.tex, zz * 2.0, u * 2.0 + 1.7, scale)
         phase = self.k * zz + 5.0 * warp - env.clock.angle(fr.t, 1.3)
         wave = np.sin(phase)
         near = np.exp(-z / 3.0)
@@ -122,7 +123,7 @@ class Beach:
         shallow = np.clip(1.0 + s / 0.5, 0, 1) * 0.75
         sand = np.clip(s / soft + 0.5, 0, 1)
         n = self.tex.shape[0]
-        grain = 0.95 + 0.1 * self.tex[tex_index(z * 2.0, n / WRAP, n), tex_index(u * 2.0, n / WRAP, n)]
+        grain = 0.95 + 0.1 * sample_tex(self.tex, z * 2.0, u * 2.0, n / WRAP)
         # The band the swash wets, just above the waterline.
         wet = np.clip((z - shore + 0.14) / 0.1, 0, 1)
         foam = np.exp(-np.minimum((s / (0.015 + 0.02 * z)) ** 2, 60.0)) * (0.63 + 0.27 * run)
@@ -170,7 +171,7 @@ class Rocks:
         y = y[r0:]
         mask = np.clip((y - top[None, :]) / px + 0.5, 0, 1) * (heights > 0.005)[None, :]
         n = self.tex.shape[0]
-        rough = self.tex[tex_index(y[:, 0] * 2.5, n / 4, n)[:, None], tex_index(xs * 2.5, n / 4, n)]
+        rough = sample_tex(self.tex, y * 2.5, xs * 2.5, n / 4)
         slope = np.gradient(heights) / px if heights.size > 1 else np.zeros_like(heights)
         if slope.size >= 15:
             slope = np.convolve(slope, np.ones(15, F32) / 15, mode="same")
@@ -209,10 +210,7 @@ class Rocks:
             rise = env.clock.travel(fr.t, 0.4, 4.0)
             gx = np.exp(-(((xs[c0:c1] - cx) / rx) ** 2))
             gy = np.exp(-(((y[r0:r1, 0] - cy) / ry) ** 2))
-            cloud = self.tex[
-                tex_index(y[r0:r1, 0] * 1.5 + rise, n / 4, n)[:, None],
-                tex_index(xs[c0:c1] * 1.5, n / 4, n),
-            ]
+            cloud = sample_tex(self.tex, y[r0:r1] * 1.5 + rise, xs[c0:c1] * 1.5, n / 4)
             spray = smoothstep(0.35, 0.75, cloud) * np.outer(gy, gx) * burst
             mix(img[:, r0:r1, c0:c1], spray[None], self.spray[:, None, None])
 
@@ -267,7 +265,7 @@ class Road:
             pu = px * z * 1.2  # one pixel, in ground units, at each row
             road = np.clip((0.62 - d) / pu + 0.5, 0, 1)
             n = self.tex.shape[0]
-            grain = self.tex[tex_index(z + fwd, n / WRAP, n), tex_index(u, n / WRAP, n)]
+            grain = sample_tex(self.tex, z + fwd, u, n / WRAP)
             ground = img[:, r0:]
             ground[:] = self.verge[:, None, None] * (0.8 + 0.4 * grain[None])
             fade = np.exp(-z / 9.0)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidgate.engine.scenery.core import F32, Frame, col, mix, rgb, sample1, smoothstep, tex_index
+from vidgate.engine.scenery.core import (
+    F32,
+    Frame,
+    col,
+    mix,
+    rgb,
+    sample1,
+    sample_tex,
+    smoothstep,
+)
 from vidgate.engine.scenery.env import Env
 
 PROFILE_SIZE = 1024  # samples in one tile of a treeline profile (a power of two)
@@ -70,7 +79,7 @@ class Trees:
             y = y_all[r0:r1]
             below = y - top[None, :]
             mask = np.clip(below / px + 0.5, 0, 1)
-            leaves = self.tex[tex_index(y[:, 0] * 6.0, n / 4, n)[:, None], tex_index(x[0] * 6.0, n / 4, n)]
+            leaves = sample_tex(self.tex, y * 6.0, x * 6.0, n / 4)
             shade = (0.7 + 0.5 * leaves) * (1.0 - 0.35 * np.clip(below / 0.25, 0, 1))
             crest = np.exp(-np.clip(below, 0, None) / 0.02) * 0.8
             surface = col(colour) * shade[None] + crest[None] * self.lit
@@ -102,7 +111,7 @@ class Meadow:
         fwd = fr.cam.forward
         far = np.clip(z / 6.0, 0, 1) ** 0.5  # (rows, 1)
         base = col(self.near) + far[None] * col(self.far - self.near)
-        blades = self.tex[tex_index((z + fwd) * 4.0, n / 8, n), tex_index(u * 6.0, n / 8, n)]
+        blades = sample_tex(self.tex, (z + fwd) * 4.0, u * 6.0, n / 8)
         gust = 0.5 + 0.5 * np.sin(1.6 * (z + fwd) + 0.4 * u - env.clock.angle(fr.t, 1.4))
         near = np.exp(-z / 3.0)
         light = 0.78 + 0.32 * blades * (0.3 + near) + 0.16 * smoothstep(0.4, 1.0, gust) * (1 - far)

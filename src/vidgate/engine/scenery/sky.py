@@ -18,8 +18,10 @@ from vidgate.engine.scenery.core import (
     noise_1d,
     rgb,
     sample1,
+    sample_tex,
     smoothstep,
     tex_index,
+    texels,
 )
 from vidgate.engine.scenery.env import Env
 
@@ -104,7 +106,7 @@ class Clouds:
             drift = env.clock.travel(fr.t, self.wind * 2.5, 4.0)
             v = y * 2.2
             u = x * 0.5 + drift
-            tex = self.tex[tex_index(v, scale, n), tex_index(u, scale, n)]
+            tex = sample_tex(self.tex, v, u, scale)
             height = fr.horizon - y
             band = np.exp(-(((height - 0.22) / 0.13) ** 2))
             mask = smoothstep(0.35, 0.75, tex) * band * 0.85
@@ -122,8 +124,8 @@ class Clouds:
         iv = tex_index(z * 1.5 + forward, scale, n)
         iv2 = tex_index(z * 1.5 + forward + 0.06, scale, n)
         iu = tex_index((x * z + drift) * 1.5, scale, n)
-        dens = self.tex[iv, iu]
-        shade = np.clip(0.55 + 4.0 * (dens - self.tex[iv2, iu]), 0, 1)
+        dens = texels(self.tex, iv, iu)
+        shade = np.clip(0.55 + 4.0 * (dens - texels(self.tex, iv2, iu)), 0, 1)
         fade = smoothstep(0.03, 0.4, lift)
         cov = self.coverage
         mask = smoothstep(cov, cov + self.soft, dens) * fade
@@ -149,7 +151,7 @@ class Stars:
         iy = tex_index(y[:r0, 0], scale, 256)[:, None]
         ix = tex_index(x[0], scale, 256)[None, :]
         w = 0.5 + 0.5 * math.sin(self.env.clock.angle(fr.t, 2.0))
-        stars = self.a[iy, ix] * (0.45 + 0.55 * w) + self.b[iy, ix] * (1.0 - 0.55 * w)
+        stars = texels(self.a, iy, ix) * (0.45 + 0.55 * w) + texels(self.b, iy, ix) * (1.0 - 0.55 * w)
         stars *= smoothstep(0.0, 0.35, fr.horizon - y[:r0])
         img[:, :r0] += stars[None] * self.colour
 
@@ -287,9 +289,7 @@ class Mountains:
                 return None
             y = y_all[r0:r1]
             mask = np.clip((y - top[None, :]) / px + 0.5, 0, 1)
-            rough = self.tex[
-                tex_index(y[:, 0] * 2.0, n / 4, n)[:, None], tex_index(x[0] * 2.0, n / 4, n)[None, :]
-            ]
+            rough = sample_tex(self.tex, y * 2.0, x * 2.0, n / 4)
             # Lighter near the ridge's crest line, darker down its face (by row: no streaks).
             crest = horizon - ridge["lift"] - 0.5 * ridge["amp"]
             tone = (1.1 - 0.45 * np.clip((y - crest) / 0.6, 0, 1)) * (0.9 + 0.2 * rough)
@@ -308,7 +308,9 @@ class Mountains:
         return paint
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
+        # Nearer ridges hide the feet of farther ones: those rows are not blended.
+        solid = [part.solid_rows(fr) for part in self._parts]
         for index, part in enumerate(self._parts):
-            part.composite(img, fr)
+            part.composite(img, fr, covered=[s for s in solid[index + 1 :] if s is not None])
             if index == 0 and self.bank is not None:
                 self.bank.draw(img, fr)  # the low cloud bank rolls between far and near ridges
