@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
+import platform
 import sys
 import threading
 from collections import deque
@@ -33,6 +36,13 @@ _PROGRESS_STEP = 0.01
 # Measured on 2 cores: 10 to 15% less wall time than one frame ahead at equal priority.
 _FRAMES_AHEAD = 4
 _MAKER_NICENESS = 10
+# glibc malloc settings for the frame loop (mallopt parameter, value). By default glibc maps
+# blocks above a threshold that it only raises as it sees them freed, and gives the top of
+# the heap back to the kernel once 2x that is free; a frame's float32 temporaries, whose sizes
+# vary with what is in view, then fault in fresh pages on every frame (measured: 1,500 page
+# faults per frame and 50% more time in a liquid-metal scene in a fresh process). Blocks up to
+# 32 MiB come from the heap and up to 128 MiB of freed heap is kept for the next frames.
+_MALLOC_SETTINGS = ((-3, 32 * 1024 * 1024), (-1, 128 * 1024 * 1024))  # M_MMAP_, M_TRIM_THRESHOLD
 
 
 class FrameSource(Protocol):
@@ -62,6 +72,15 @@ def open_source(request: RenderRequest) -> FrameSource:
     if request.mode == "video_to_video":
         return open_video_source(request)
     return SceneSource(build_scene(request))
+
+
+@functools.cache
+def _keep_freed_memory() -> bool:
+    """Apply _MALLOC_SETTINGS once per process (glibc only); whether they were applied."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    mallopt = ctypes.CDLL(None).mallopt
+    return all(mallopt(parameter, value) == 1 for parameter, value in _MALLOC_SETTINGS)
 
 
 def _lower_priority() -> None:
@@ -109,6 +128,7 @@ def render(
     """
     out_path = Path(out_path)
     frame_count, fps = request.frame_count, request.fps
+    _keep_freed_memory()
     report = _Progress(progress)
     source = open_source(request)
     try:
