@@ -152,7 +152,8 @@ class ComposedScene:
         w, h = self.size
         fr = Frame(t, self.camera.state(t), env.sx, env.sy, env.horizon)
         img = np.zeros((3, h, w), F32)
-        for layer in self.layers:
+        for layer, covered_from in zip(self.layers, self._covered_after(fr), strict=True):
+            fr.covered_from = covered_from
             layer.draw(img, fr)
         if self._saturation != 1.0:
             grey = np.tensordot(LUMA, img, axes=1)[None]
@@ -164,3 +165,16 @@ class ComposedScene:
         img += 0.5
         # (h, w, 3) as a view of the planar picture: the encoder takes the planes as they are.
         return img.astype(np.uint8).transpose(1, 2, 0)
+
+    def _covered_after(self, fr: Frame) -> list[int | None]:
+        """Per layer: the first row from which the layers after it paint every pixel to the
+        bottom of the frame (None where they do not)."""
+        after: list[int | None] = []
+        row: int | None = None
+        for layer in reversed(self.layers):
+            after.append(row)
+            covers = getattr(layer, "covers_below", None)
+            found = covers(fr) if covers is not None else None
+            if found is not None and found < self.env.h and (row is None or found < row):
+                row = found
+        return after[::-1]

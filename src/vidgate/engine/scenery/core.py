@@ -259,7 +259,12 @@ class Frame:
     sx: np.ndarray  # (w,) screen x
     sy: np.ndarray  # (h,) screen y
     horizon: float  # world y of the horizon
+    # The first screen row from which the layers drawn after the current one paint every
+    # pixel down to the bottom (set by the scene before each layer; None: no such row).
+    # A layer may leave those rows out: whatever it drew there would be painted over.
+    covered_from: int | None = None
     _views: dict[float, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _grounds: dict[float, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def view(self, depth: float) -> tuple[np.ndarray, np.ndarray]:
         """World (x (1, w), y (h, 1)) of a layer at ``depth``; zoom centres on the horizon."""
@@ -283,7 +288,18 @@ class Frame:
 
     def ground(self, height: float) -> tuple[int, np.ndarray, np.ndarray]:
         """Rows below the horizon as a ground plane: (first row, distance z (rows, 1),
-        sideways position u (rows, w)), with the camera's travel applied to u (not z)."""
+        sideways position u (rows, w)), with the camera's travel applied to u (not z).
+        Shared by the frame's ground layers: callers must not change the arrays."""
+        got = self._grounds.get(height)
+        if got is None:
+            got = self._grounds[height] = self._ground(height)
+        return got
+
+    def visible_rows(self, rows: int) -> int:
+        """How many of the first ``rows`` screen rows are not covered by later layers."""
+        return rows if self.covered_from is None else min(rows, self.covered_from)
+
+    def _ground(self, height: float) -> tuple[int, np.ndarray, np.ndarray]:
         r0 = self.horizon_row()
         cam = self.cam
         z0 = cam.zoom_at(0.8)
@@ -292,6 +308,14 @@ class Frame:
         look = self.sx / z0 + cam.pan * 0.8 + cam.orbit * 0.3
         u = look[None, :].astype(F32) * z + F32(cam.lateral)
         return r0, z, u
+
+
+class GroundCover:
+    """For layers that paint every pixel from the horizon down (an opaque ground)."""
+
+    def covers_below(self, fr: Frame) -> int | None:
+        """The first screen row from which this layer paints every pixel to the bottom."""
+        return fr.horizon_row()
 
 
 # A layer part drawn over given world x (1, n) and y (h, 1): (first row, colour premultiplied

@@ -86,23 +86,29 @@ class Flower:
         x, y = fr.view(0.75)
         px = env.pixel / fr.cam.zoom_at(0.75)
         cx, cy = self.cx + sway, self.cy
-        # Stem and leaves, from the flower's heart to the bottom of the frame.
-        cs, rs = _box(fr, x, y, cx, cy + 1.5, 0.6, 1.5)
-        sx_, sy_ = x[:, cs], y[rs]
-        bend = cx + 0.08 * (sy_ - cy) ** 2 - sway * (sy_ - cy)
-        stem = np.clip((0.028 - np.abs(sx_ - bend)) / px + 0.5, 0, 1) * (sy_ > cy)
-        patch = img[:, rs, cs]
+        def bend(sy: np.ndarray) -> np.ndarray:  # the stem's x at screen rows sy
+            return cx + 0.08 * (sy - cy) ** 2 - sway * (sy - cy)
+
+        leaf_len = 0.18 * (0.4 + 0.6 * b)  # also its centre's distance from the stem
         for side in (-1.0, 1.0):
             ly = cy + 0.7 + 0.1 * side
-            lx = bend - side * 0.01
+            # The leaf's own box: all of it lies within 0.18 of its centre, and the stem bends
+            # by -0.03 to 0.12 over these rows.
+            ccx, ccy = cx + side * 0.8 * leaf_len + 0.045, ly + 0.6 * leaf_len
+            cs, rs = _box(fr, x, y, ccx, ccy, 0.3, 0.22)
+            sx_, sy_ = x[:, cs], y[rs]
+            lx = bend(sy_) - side * 0.01
             dx, dy = (sx_ - lx) * side, sy_ - ly
             # A leaf: an ellipse tilted up and out from the stem.
-            u = (dx * 0.8 + dy * 0.6) - 0.18 * (0.4 + 0.6 * b)
+            u = (dx * 0.8 + dy * 0.6) - leaf_len
             v = -dx * 0.6 + dy * 0.8
-            leaf_len = 0.18 * (0.4 + 0.6 * b)
             leaf = np.clip((1 - (u / leaf_len) ** 2 - (v / 0.06) ** 2) * 8, 0, 1)
-            mix(patch, leaf[None], self.stem[:, None, None] * (0.8 + 0.5 * (v > 0))[None])
-        mix(patch, stem[None], self.stem[:, None, None])
+            mix(img[:, rs, cs], leaf[None], self.stem[:, None, None] * (0.8 + 0.5 * (v > 0))[None])
+        # The stem, from the flower's heart to the bottom of the frame.
+        cs, rs = _box(fr, x, y, cx, cy + 1.5, 0.6, 1.5)
+        sx_, sy_ = x[:, cs], y[rs]
+        stem = np.clip((0.028 - np.abs(sx_ - bend(sy_))) / px + 0.5, 0, 1) * (sy_ > cy)
+        mix(img[:, rs, cs], stem[None], self.stem[:, None, None])
         # Petals.
         reach = 0.1 + 0.62 * b
         cs, rs = _box(fr, x, y, cx, cy, reach + 0.05, reach + 0.05)

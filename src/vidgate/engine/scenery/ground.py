@@ -10,6 +10,7 @@ from vidgate.engine.scenery.core import (
     F32,
     TAU,
     Frame,
+    GroundCover,
     PanCache,
     col,
     mix,
@@ -34,7 +35,7 @@ def _sun_screen_x(env: Env, fr: Frame) -> float | None:
     return (sun_x - fr.cam.offset(0.02)) * fr.cam.zoom_at(0.02)
 
 
-class Ocean:
+class Ocean(GroundCover):
     """Water to the horizon: sky-tinted far off, deep near, rolling wave bands with foam
     and a glitter path under the sun."""
 
@@ -56,8 +57,10 @@ class Ocean:
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
         r0, z, u = fr.ground(env.ground_height)
-        if r0 >= env.h:
+        rows = fr.visible_rows(env.h) - r0
+        if rows <= 0:
             return
+        z, u = z[:rows], u[:rows]
         n = self.tex.shape[0]
         scale = n / WRAP
         fwd = fr.cam.forward
@@ -79,7 +82,7 @@ class Ocean:
             path = np.exp(-(((fr.sx - sun_x) / 0.12) ** 2)).astype(F32)
             weights.append(smoothstep(0.55, 0.8, ripple) * path[None, :] * (1.0 - 0.5 * near))
         # (base + shaded swells) under the foam, plus any glitter: one weight per colour.
-        sea = img[:, r0:]
+        sea = img[:, r0 : r0 + rows]
         np.multiply(base, (1 - foam)[None], out=sea)
         sea += np.tensordot(self._colours[:, : len(weights)], np.stack(weights), axes=1)
 
@@ -109,6 +112,15 @@ class Beach:
                        + self.slant * np.sin(u * (TAU / 16))).astype(F32)
         self._reach = (0.8 + 0.2 * np.sin(u * (TAU * 2 / 16))).astype(F32)
         self._colours = np.stack([self.shallow, self.sand, self.wet - self.sand, self.foam], axis=1)
+        # Nearer than this the sand covers everything whatever the swash does (the margin
+        # exceeds the half pixel of the sand's soft edge at these distances).
+        self._all_sand = float(self._shore.min()) - 0.05
+
+    def covers_below(self, fr: Frame) -> int | None:
+        """The first screen row from which the sand covers every pixel to the bottom."""
+        r0, z, _ = fr.ground(self.env.ground_height)
+        near = np.flatnonzero(z[:, 0] < self._all_sand)  # z falls row by row
+        return r0 + int(near[0]) if near.size else None
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
@@ -215,7 +227,7 @@ class Rocks:
             mix(img[:, r0:r1, c0:c1], spray[None], self.spray[:, None, None])
 
 
-class Road:
+class Road(GroundCover):
     """A road running to the horizon (bending for a corner), dashes streaming past, and the
     car it is about: seen from behind, swaying, tail lights glowing, beams ahead at night."""
 

@@ -7,6 +7,7 @@ import numpy as np
 from vidgate.engine.scenery.core import (
     F32,
     Frame,
+    GroundCover,
     col,
     mix,
     rgb,
@@ -86,7 +87,7 @@ class Trees:
             mix(img[:, r0:r1], mask[None], np.minimum(surface, 1.0))
 
 
-class Meadow:
+class Meadow(GroundCover):
     """Grass to the horizon, hazier far off, with the wind's waves rolling through it."""
 
     def __init__(self, env: Env) -> None:

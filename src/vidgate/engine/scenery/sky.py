@@ -37,8 +37,9 @@ class Sky:
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         _, y = fr.view(0.0)
-        a = np.clip((fr.horizon - y) / 1.4, 0, 1) ** 0.7  # (h, 1)
-        img[:] = self.horizon + a[None] * (self.zenith - self.horizon)
+        end = fr.visible_rows(img.shape[1])
+        a = np.clip((fr.horizon - y[:end]) / 1.4, 0, 1) ** 0.7  # (rows, 1)
+        img[:, :end] = self.horizon + a[None] * (self.zenith - self.horizon)
 
 
 class Sun:
@@ -60,9 +61,10 @@ class Sun:
         cy = fr.horizon - self.height + 0.08 * env.clock.progress(fr.t)
         dx, dy = x - self.x, y - cy
         strength = 0.25 if self.moon else 0.55
+        end = fr.visible_rows(img.shape[1])
         for reach, amount in ((0.9, 0.5 * strength), (0.28, strength)):
-            glow = np.exp(-((dy / reach) ** 2)) * np.exp(-((dx / reach) ** 2))
-            img += glow[None] * (self.colour * amount)
+            glow = np.exp(-((dy[:end] / reach) ** 2)) * np.exp(-((dx / reach) ** 2))
+            img[:, :end] += glow[None] * (self.colour * amount)
         # The disc, drawn only in its box.
         px = env.pixel
         r = self.radius
@@ -310,6 +312,8 @@ class Mountains:
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         # Nearer ridges hide the feet of farther ones: those rows are not blended.
         solid = [part.solid_rows(fr) for part in self._parts]
+        if fr.covered_from is not None:  # and the ground, drawn later, their feet
+            solid.append((fr.covered_from, img.shape[1]))
         for index, part in enumerate(self._parts):
             part.composite(img, fr, covered=[s for s in solid[index + 1 :] if s is not None])
             if index == 0 and self.bank is not None:
