@@ -11,6 +11,7 @@ import pytest
 from tests.engine.test_render import decode_frames, loop_jump_ratio
 from tests.engine.test_render import mean_abs_diff as diff
 from vidgate.engine import RenderRequest, render
+from vidgate.engine.scenery.core import Frame
 from vidgate.engine.scenes import build_scene
 
 SUBJECT_PROMPTS = {
@@ -254,3 +255,32 @@ def test_prompts_without_subjects_differ_by_their_words() -> None:
     for i in range(len(frames)):
         for j in range(i + 1, len(frames)):
             assert diff(frames[i], frames[j]) > 8, (prompts[i], prompts[j])
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a drone flyover of a tropical beach at golden hour",
+        "a beach at sunset, pan left",
+        "ocean waves crashing on rocks, tilt up",
+        "a car on a road through the mountains, tracking shot",
+        "a green meadow with a rainbow, zoom in",
+        "mountains over a lake at sunrise, orbit",
+    ],
+)
+def test_leaving_out_covered_rows_changes_no_pixel(
+    prompt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = RenderRequest(mode="text_to_video", prompt=prompt, width=640, height=360, fps=30,
+                            duration_seconds=3.0, seed=5)
+    times = [i / 10 for i in range(0, 30, 3)]
+    culled = build_scene(request)
+    env = culled.env
+    views = [Frame(t, culled.camera.state(t), env.sx, env.sy, env.horizon) for t in times]
+    assert any(row is not None for fr in views for row in culled._covered_after(fr))
+    frames = [culled.frame(t) for t in times]
+    whole = build_scene(request)
+    monkeypatch.setattr(whole, "_covered_after", lambda fr: [None] * len(whole.layers))
+    for t, frame in zip(times, frames, strict=True):
+        assert np.array_equal(whole.frame(t), frame), t
+
