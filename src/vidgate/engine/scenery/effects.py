@@ -301,6 +301,15 @@ class Metal:
         px = env.pixel
         height = np.sqrt(np.clip(1.0 - 1.0 / np.maximum(field, 1e-3), 0, 1))
         gy, gx = np.gradient(height)
+        # Shade only the rows and columns the surface reaches (the mask is 0 elsewhere).
+        inside = field > 0.97
+        rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        if rows.size == 0:
+            return
+        r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        gy, gx, field, yy = gy[r0:r1, c0:c1], gx[r0:r1, c0:c1], field[r0:r1, c0:c1], yy[r0:r1]
+        rs = slice(rs.start + r0, rs.start + r1)
+        cs = slice(cs.start + c0, cs.start + c1)
         k = 0.25 / px  # surface slope per pixel -> normal tilt
         nx, ny = -gx * k, -gy * k
         inv = 1.0 / np.sqrt(nx * nx + ny * ny + 1.0)
