@@ -42,7 +42,8 @@ _MAKER_NICENESS = 10
 # vary with what is in view, then fault in fresh pages on every frame (measured: 1,500 page
 # faults per frame and 50% more time in a liquid-metal scene in a fresh process). Blocks up to
 # 32 MiB come from the heap and up to 128 MiB of freed heap is kept for the next frames.
-_MALLOC_SETTINGS = ((-3, 32 * 1024 * 1024), (-1, 128 * 1024 * 1024))  # M_MMAP_, M_TRIM_THRESHOLD
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
+_MALLOC_SETTINGS = ((_M_MMAP_THRESHOLD, 32 * 1024 * 1024), (_M_TRIM_THRESHOLD, 128 * 1024 * 1024))
 
 
 class FrameSource(Protocol):

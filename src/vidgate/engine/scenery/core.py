@@ -295,9 +295,9 @@ class Frame:
             got = self._grounds[height] = self._ground(height)
         return got
 
-    def visible_rows(self, rows: int) -> int:
-        """How many of the first ``rows`` screen rows are not covered by later layers."""
-        return rows if self.covered_from is None else min(rows, self.covered_from)
+    def drawn_end(self, end: int) -> int:
+        """Where a layer drawing screen rows up to ``end`` can stop: at ``covered_from``."""
+        return end if self.covered_from is None else min(end, self.covered_from)
 
     def _ground(self, height: float) -> tuple[int, np.ndarray, np.ndarray]:
         r0 = self.horizon_row()

@@ -57,7 +57,7 @@ class Ocean(GroundCover):
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         env = self.env
         r0, z, u = fr.ground(env.ground_height)
-        rows = fr.visible_rows(env.h) - r0
+        rows = fr.drawn_end(env.h) - r0
         if rows <= 0:
             return
         z, u = z[:rows], u[:rows]

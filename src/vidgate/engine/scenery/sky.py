@@ -37,7 +37,7 @@ class Sky:
 
     def draw(self, img: np.ndarray, fr: Frame) -> None:
         _, y = fr.view(0.0)
-        end = fr.visible_rows(img.shape[1])
+        end = fr.drawn_end(img.shape[1])
         a = np.clip((fr.horizon - y[:end]) / 1.4, 0, 1) ** 0.7  # (rows, 1)
         img[:, :end] = self.horizon + a[None] * (self.zenith - self.horizon)
 
@@ -61,7 +61,7 @@ class Sun:
         cy = fr.horizon - self.height + 0.08 * env.clock.progress(fr.t)
         dx, dy = x - self.x, y - cy
         strength = 0.25 if self.moon else 0.55
-        end = fr.visible_rows(img.shape[1])
+        end = fr.drawn_end(img.shape[1])
         for reach, amount in ((0.9, 0.5 * strength), (0.28, strength)):
             glow = np.exp(-((dy[:end] / reach) ** 2)) * np.exp(-((dx / reach) ** 2))
             img[:, :end] += glow[None] * (self.colour * amount)
