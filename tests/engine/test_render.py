@@ -476,18 +476,23 @@ def test_missing_image_is_a_source_media_error(tmp_path: Path) -> None:
         )
 
 
+class CancelAfter:
+    """A ``should_cancel`` that answers yes once ``frames`` frames have been encoded."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames, self.polls = frames, 0
+
+    def __call__(self) -> bool:
+        self.polls += 1
+        return self.polls > self.frames
+
+
 def test_cancel_stops_and_removes_the_partial_file(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
-    polls = 0
-
-    def should_cancel() -> bool:
-        nonlocal polls
-        polls += 1
-        return polls > 5
-
+    should_cancel = CancelAfter(5)
     with pytest.raises(RenderCancelled):
         render(request(duration_seconds=2.0), out, should_cancel=should_cancel)
-    assert polls == 6  # polled once per frame, stopped at once
+    assert should_cancel.polls == 6  # polled once per frame, stopped at once
     assert list(tmp_path.iterdir()) == []
 
 
@@ -511,15 +516,8 @@ def test_frames_are_made_ahead_at_lower_priority_and_dropped_on_cancel(
             self.real.close()
 
     monkeypatch.setattr(render_module, "open_source", CountingSource)
-    polls = 0
-
-    def should_cancel() -> bool:
-        nonlocal polls
-        polls += 1
-        return polls > 5
-
     with pytest.raises(RenderCancelled):
-        render(request(duration_seconds=2.0), tmp_path / "out.mp4", should_cancel=should_cancel)
+        render(request(duration_seconds=2.0), tmp_path / "out.mp4", should_cancel=CancelAfter(5))
     # Five frames encoded; at most the frames already queued ahead were made besides.
     assert 5 <= len(made) <= 5 + render_module._FRAMES_AHEAD
     assert made == sorted(made)
