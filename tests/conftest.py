@@ -7,6 +7,9 @@ import contextlib
 import io
 import os
 import secrets
+import socket
+import struct
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,20 @@ def make_png(width: int = 320, height: int = 240) -> bytes:
     return buffer.getvalue()
 
 
+def sparse_png(width: int, height: int) -> bytes:
+    """A black RGB PNG written by hand, row by row: a few hundred KB on disk that decode to
+    3 bytes a pixel (13,000 x 13,000 is 507 MB), made without holding the picture."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" + bytes(width * 3)  # filter type 0, then the row's pixels
+    packer = zlib.compressobj(1)
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
 def fake_internet(files: dict[str, bytes]) -> httpx.MockTransport:
     """Stands in for the internet when the server downloads source media: serves `files`
     by URL, 404 for anything else. No test reaches a real host."""
@@ -50,6 +67,26 @@ def fake_internet(files: dict[str, bytes]) -> httpx.MockTransport:
 
 
 SEED_PORTRAIT_URL = "https://example.com/portrait.jpg"
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str | None]:
+    """Names the platform's resolver answers from this table (no DNS server is asked): an
+    address, or None for a name that does not exist. Other names resolve as usual."""
+    names: dict[str, str | None] = {}
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        flags = kwargs.get("flags", args[3] if len(args) > 3 else 0)
+        if name in names and not flags & socket.AI_NUMERICHOST:  # numeric parsing looks nothing up
+            if names[name] is None:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return real_getaddrinfo(names[name], port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names
 
 
 # Set to a PostgreSQL server's admin URL (e.g. postgresql://postgres:pw@127.0.0.1/postgres) to

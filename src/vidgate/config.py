@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from vidgate.media.limits import DEFAULT_MAX_SOURCE_PIXELS, DEFAULT_MAX_SOURCE_SECONDS, SourceLimits
 
 
 def _toml_path() -> Path:
@@ -100,8 +104,26 @@ class Settings(BaseSettings):
     )
     allow_private_sources: bool = Field(
         default=False,
-        description="Let source_image / source_video URLs reach private and local addresses "
-        "(a LAN media server). Off: only globally reachable addresses are fetched.",
+        description="Let source_image / source_video URLs reach every address, private and "
+        "local ones included. Off: only globally reachable addresses (and "
+        "source_allowed_networks) are fetched.",
+    )
+    source_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="CIDR blocks source URLs may reach although they are not public, e.g. "
+        "10.20.0.0/16 for a media server on the LAN; comma-separated in the environment.",
+    )
+    max_source_pixels: int = Field(
+        default=DEFAULT_MAX_SOURCE_PIXELS,
+        gt=0,
+        description="Most pixels a source image may decode to (a large JPEG counts at the size "
+        "it is decoded to, reduced to what the output needs), and most pixels of a source "
+        "video's frame. Larger sources are refused before decoding.",
+    )
+    max_source_video_seconds: float = Field(
+        default=DEFAULT_MAX_SOURCE_SECONDS,
+        gt=0,
+        description="Longest source video accepted, by the length its file declares.",
     )
 
     @classmethod
@@ -115,6 +137,27 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
         return (init_settings, env_settings, toml)
+
+    @field_validator("source_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):  # the environment's comma-separated form
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("source_allowed_networks")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not a CIDR block such as 10.20.0.0/16: {exc}") from exc
+        return value
+
+    @property
+    def source_limits(self) -> SourceLimits:
+        return SourceLimits(self.max_source_pixels, self.max_source_video_seconds)
 
     @field_validator("public_url")
     @classmethod

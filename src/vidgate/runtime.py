@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
+from ssrfguard import Policy
 
 from vidgate.auth.cache import AuthenticatedKey, key_cache
 from vidgate.backends.base import Backend
@@ -23,7 +24,7 @@ from vidgate.jobs.events import JobEvents
 from vidgate.jobs.executor import Executor
 from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job
-from vidgate.media.fetch import guarded_client
+from vidgate.outbound import EVERY_ADDRESS, address_policy, guarded_client
 from vidgate.storage import LocalStorage
 
 SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
@@ -47,6 +48,7 @@ class Runtime:
     key_cache: ExpiringCache[AuthenticatedKey]
     job_cache: ExpiringCache[Job]
     intake: SubmissionWriter
+    source_policy: Policy  # where source URLs may lead
 
     @classmethod
     async def start(
@@ -61,9 +63,16 @@ class Runtime:
         jobs_seen = job_cache(active_ttl=ACTIVE_JOB_CACHE_SECONDS)
         events = JobEvents(on_change=jobs_seen.forget)
         storage = LocalStorage(settings.outputs_dir)
-        http = _source_client(settings, http_transport)
+        source_policy = address_policy(
+            EVERY_ADDRESS if settings.allow_private_sources else settings.source_allowed_networks
+        )
+        http = _source_client(source_policy, http_transport)
         backends: dict[str, Backend] = {
-            "local": LocalBackend(max_source_bytes=settings.max_source_bytes, storage=storage)
+            "local": LocalBackend(
+                max_source_bytes=settings.max_source_bytes,
+                source_limits=settings.source_limits,
+                storage=storage,
+            )
         }
         if settings.fal_key:
             backends["fal"] = FalBackend(
@@ -102,6 +111,7 @@ class Runtime:
             key_cache=keys_seen,
             job_cache=jobs_seen,
             intake=SubmissionWriter(sessions),
+            source_policy=source_policy,
         )
         runtime.intake.start()
         await dispatcher.start()
@@ -129,12 +139,9 @@ class Runtime:
         await self.engine.dispose()
 
 
-def _source_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None
-) -> httpx.AsyncClient:
+def _source_client(policy: Policy, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
     """The client that downloads sources named by clients. A transport given by a test stands
     in for the internet and needs no guard."""
-    client = httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=transport)
-    if transport is None and not settings.allow_private_sources:
-        client = guarded_client(client)
-    return client
+    if transport is not None:
+        return httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=transport, follow_redirects=False)
+    return guarded_client(policy, timeout=SOURCE_FETCH_TIMEOUT)

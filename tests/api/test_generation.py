@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+from pathlib import Path
 
 import av
 from PIL import Image
 
-from tests.conftest import SEED_PORTRAIT_URL, Harness, auth
+from tests.conftest import SEED_PORTRAIT_URL, Harness, auth, fake_internet, running_harness, sparse_png
 
 GEN = "/api/v1/videos/generations"
 
@@ -127,24 +128,46 @@ async def test_unreachable_source_fails_the_job_and_releases_credits(harness: Ha
     job_id = response.json()["id"]
     job = (await harness.client.get(f"/api/v1/jobs/{job_id}?poll=true", headers=auth(key))).json()
     assert job["status"] == "failed"
-    assert job["errorMessage"] == "source_image could not be fetched: HTTP 404"
+    assert job["errorMessage"] == "source_image could not be fetched from example.com: HTTP 404"
     assert job["actualCredits"] == 0
     quota = await harness.quota(key)
     assert quota["credits"]["used"] == 0 and quota["credits"]["reserved"] == 0
-    # The sync form reports the same failure as a 502 naming the job.
+    # The sync form reports the same failure as the client's error (its URL), naming the job.
     response = await harness.client.post(GEN, json=body, headers=auth(key))
-    assert response.status_code == 502
-    assert response.json()["error"] == "Video generation failed: source_image could not be fetched: HTTP 404"
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "Video generation failed: source_image could not be fetched from example.com: HTTP 404",
+        "id": response.json()["id"],
+    }
 
 
-async def test_undecodable_source_image_fails_cleanly(harness: Harness) -> None:
+async def test_undecodable_source_media_is_the_clients_error(harness: Harness) -> None:
+    """A 400, not a 502: the client sent it, and sending it again will not help."""
     key = await harness.key()
-    body = {"prompt": "p", "mode": "image_to_video", "duration_seconds": 1,
-            "source_image": "data:image/png;base64,aGVsbG8gd29ybGQ="}
-    response = await harness.client.post(GEN, json=body, headers=auth(key))
-    assert response.status_code == 502
-    assert "source_image" in response.json()["error"]
+    for mode, field in (("image_to_video", "source_image"), ("video_to_video", "source_video")):
+        body = {"prompt": "p", "mode": mode, "duration_seconds": 1,
+                field: "data:application/octet-stream;base64,aGVsbG8gd29ybGQ="}
+        response = await harness.client.post(GEN, json=body, headers=auth(key))
+        assert response.status_code == 400, response.text
+        assert response.json()["error"].startswith(f"Video generation failed: {field} could not be")
     assert (await harness.quota(key))["credits"]["used"] == 0
+
+
+async def test_a_source_image_of_too_many_pixels_is_refused_unread(tmp_path: Path, database_url: str | None) -> None:
+    url = "https://example.com/bomb.png"
+    internet = fake_internet({url: sparse_png(13_000, 13_000)})  # 2 MB that decode to 507 MB
+    async with running_harness(tmp_path / "data", database_url, transport=internet) as harness:
+        key = await harness.key()
+        body = {"prompt": "p", "mode": "image_to_video", "duration_seconds": 1, "source_image": url}
+        response = await harness.client.post(GEN, json=body, headers=auth(key))
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == (
+            "Video generation failed: source_image is 13000x13000 pixels, more than this server decodes: "
+            "at most 40 million pixels (a JPEG counts at the size it is decoded to, up to 8 times smaller "
+            "each side)"
+        )
+        quota = await harness.quota(key)
+        assert quota["credits"]["used"] == 0 and quota["credits"]["reserved"] == 0
 
 
 async def test_other_keys_jobs_are_404_everywhere(harness: Harness) -> None:

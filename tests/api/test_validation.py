@@ -203,6 +203,52 @@ async def test_missing_scope_is_403(
     await _unchanged(harness, before)
 
 
+async def answer_and_body_reads(harness: Harness, headers: dict[str, str]) -> tuple[int, bytes, int]:
+    """POST a generation straight to the ASGI app; return its status, its body and how many
+    times the app asked for the request's body."""
+    reads = 0
+
+    async def receive() -> dict[str, object]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b'{"prompt": "waves"}', "more_body": False}
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", b"19")]
+    raw_headers += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/v1/videos/generations", "raw_path": b"/api/v1/videos/generations",
+        "query_string": b"async=true", "root_path": "", "headers": raw_headers,
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }
+    await harness.app(scope, receive, send)
+    status = next(int(m["status"]) for m in sent if m["type"] == "http.response.start")  # type: ignore[call-overload]
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
+    return status, body, reads
+
+
+async def test_the_key_is_checked_before_the_body_is_read(harness: Harness) -> None:
+    """A caller without a usable key costs no body parsing: the body is not even read."""
+    no_scope = await harness.key(scopes=("jobs",))
+    for headers, status in [({}, 401), ({"Authorization": "Bearer sk_test_" + "0" * 64}, 401),
+                            (auth(no_scope), 403)]:
+        answered, _, reads = await answer_and_body_reads(harness, headers)
+        assert (answered, reads) == (status, 0)
+    answered, body, reads = await answer_and_body_reads(harness, auth(await harness.key()))
+    assert answered == 200 and b'"status":"pending"' in body and reads == 1
+
+
+async def test_a_malformed_body_without_a_key_is_a_401(harness: Harness) -> None:
+    response = await harness.client.post(URL, content=b'{"prompt": ', headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+    assert response.json() == {"error": "Invalid API key"}
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

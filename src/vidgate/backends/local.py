@@ -17,6 +17,7 @@ from vidgate.backends.errors import BackendCancelled, BackendError
 from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, optimize_prompt, render
 from vidgate.media.dimensions import output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
+from vidgate.media.limits import SourceLimits
 from vidgate.storage import LocalStorage
 
 # Scheduling priority of render processes, below the server's own (0).
@@ -40,9 +41,11 @@ def rendered_prompt(params: dict[str, Any]) -> str:
 SOURCE_FIELDS = {"image_to_video": "source_image", "video_to_video": "source_video"}
 
 
-def render_request(params: dict[str, Any], source: Path | None = None) -> RenderRequest:
+def render_request(
+    params: dict[str, Any], source: Path | None = None, limits: SourceLimits = SourceLimits()
+) -> RenderRequest:
     """What the engine renders for a job's parameters (defaults filled in, a seed drawn), with
-    the mode's source media at `source` on local disk."""
+    the mode's source media at `source` on local disk, refused past `limits`."""
     width, height = output_dimensions(params["resolution"], params["aspect_ratio"])
     sources = {field: source if field == SOURCE_FIELDS.get(params["mode"]) else None
                for field in ("source_image", "source_video")}
@@ -56,6 +59,7 @@ def render_request(params: dict[str, Any], source: Path | None = None) -> Render
         duration_seconds=float(params["duration_seconds"]),
         seed=params["seed"],
         loop=params["loop"],
+        source_limits=limits,
         **sources,
     )
 
@@ -63,8 +67,11 @@ def render_request(params: dict[str, Any], source: Path | None = None) -> Render
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, *, max_source_bytes: int, storage: LocalStorage) -> None:
+    def __init__(
+        self, *, max_source_bytes: int, source_limits: SourceLimits, storage: LocalStorage
+    ) -> None:
         self.max_source_bytes = max_source_bytes
+        self.source_limits = source_limits
         self.storage = storage
 
     async def run(self, ctx: JobContext) -> BackendResult:
@@ -85,7 +92,7 @@ class LocalBackend(Backend):
     async def _render_request(self, ctx: JobContext) -> RenderRequest:
         wanted = SOURCE_FIELDS.get(ctx.params["mode"])
         source = await self._source(ctx, wanted) if wanted else None
-        return render_request(ctx.params, source)
+        return render_request(ctx.params, source, self.source_limits)
 
     async def _source(self, ctx: JobContext, field: str) -> Path:
         """A source on local disk: one of vidgate's own outputs is read where it is stored."""
@@ -166,6 +173,8 @@ async def _follow(
                 return dict(payload[0])
             elif kind == "cancelled":
                 raise BackendCancelled()
+            elif kind == "refused":  # the client's source media
+                raise BackendError(payload[0], status=400)
             elif kind == "error":
                 raise BackendError(payload[0])
             else:  # the child exited without a word
@@ -213,7 +222,7 @@ def _child_main(
     except RenderCancelled:
         conn.send(("cancelled",))
     except SourceMediaError as exc:
-        conn.send(("error", str(exc)))
+        conn.send(("refused", str(exc)))
     except Exception as exc:  # noqa: BLE001 - reported to the job, the process ends anyway
         conn.send(("error", f"The local engine failed: {exc.__class__.__name__}: {exc}"))
     finally:

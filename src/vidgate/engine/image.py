@@ -4,11 +4,12 @@ with the motion effects the prompt asks for (image_motion.py)."""
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from vidgate.engine import prompt as prompt_words
 from vidgate.engine.errors import SourceMediaError
@@ -19,30 +20,65 @@ from vidgate.engine.request import RenderRequest
 from vidgate.engine.yuv import rgb_to_yuv420, yuv420_frame
 
 MAX_ZOOM = 1.15
+# EXIF orientations that turn the picture a quarter, so its stored width becomes its height.
+_QUARTER_TURNS = (5, 6, 7, 8)
 ANALYSIS_LONG_SIDE = 480  # depth and sky are estimated on the picture scaled to this size
 # Where a named pan or tilt moves the view: (x, y) direction of the crop box.
 _SWEEPS = {"pan_left": (-1.0, 0.0), "pan_right": (1.0, 0.0), "tilt_up": (0.0, -1.0),
            "tilt_down": (0.0, 1.0)}  # fmt: skip
 
 
-def load_image(path: Path) -> Image.Image:
+def load_image(path: Path, *, cover: tuple[int, int], max_pixels: int) -> Image.Image:
     """Decode any format Pillow reads (first frame of animations) into RGB.
 
-    EXIF orientation is applied; transparency is flattened onto black.
+    A JPEG larger than needed to cover a `cover`-sized frame is decoded reduced (DCT scaling,
+    up to 8x each side), never below that. An image that would decode to more than
+    `max_pixels` pixels is refused before it is decoded. EXIF orientation is applied;
+    transparency is flattened onto black.
     """
     if not path.is_file():
         raise SourceMediaError(f"source_image not found: {path}")
     try:
-        with Image.open(path) as opened:
+        with warnings.catch_warnings():  # Pillow warns of sizes our own limit refuses below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+        with opened:
+            stored = opened.size
+            if opened.format == "JPEG":
+                opened.draft("RGB", _cover_size(opened, cover))
+            if opened.width * opened.height > max_pixels:
+                raise SourceMediaError(_too_many_pixels("is {}x{} pixels".format(*stored), max_pixels))
             opened.load()
-            image = ImageOps.exif_transpose(opened)
+            ImageOps.exif_transpose(opened, in_place=True)  # no copy: sources can be large
+            image: Image.Image = opened
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 rgba = image.convert("RGBA")
                 image = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
-            return image.convert("RGB")
+            return image if image.mode == "RGB" else image.convert("RGB")
+    except SourceMediaError:
+        raise
+    except Image.DecompressionBombError as exc:  # Pillow's own ceiling, far above ours
+        raise SourceMediaError(_too_many_pixels("has too many pixels", max_pixels)) from exc
     # Decoders of malformed files raise many types (OSError, ValueError, SyntaxError, ...).
     except Exception as exc:
         raise SourceMediaError("source_image could not be decoded as an image") from exc
+
+
+def _cover_size(image: Image.Image, cover: tuple[int, int]) -> tuple[int, int]:
+    """The size `image`, as stored, must keep to cover `cover` once its EXIF rotation is
+    applied."""
+    width, height = cover
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in _QUARTER_TURNS:
+        width, height = height, width
+    scale = max(width / image.width, height / image.height)
+    return math.ceil(image.width * scale), math.ceil(image.height * scale)
+
+
+def _too_many_pixels(what: str, max_pixels: int) -> str:
+    return (
+        f"source_image {what}, more than this server decodes: at most {max_pixels / 1e6:g} million "
+        "pixels (a JPEG counts at the size it is decoded to, up to 8 times smaller each side)"
+    )
 
 
 class KenBurns:
@@ -129,4 +165,6 @@ class KenBurns:
 
 def open_image_source(request: RenderRequest) -> KenBurns:
     assert request.source_image is not None
-    return KenBurns(load_image(request.source_image), request)
+    cover = (round(request.width * MAX_ZOOM), round(request.height * MAX_ZOOM))
+    image = load_image(request.source_image, cover=cover, max_pixels=request.source_limits.max_pixels)
+    return KenBurns(image, request)

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidgate.media.limits import SourceLimits
+
 MODES = ("text_to_video", "image_to_video", "video_to_video")
 MAX_SEED = 2**32 - 1
 
@@ -19,7 +21,8 @@ class RenderRequest:
     """One render. Invalid field values raise ``ValueError`` on construction.
 
     ``source_image``/``source_video`` are local files (``str`` is accepted and turned into a
-    ``Path``); whether they decode is only known at render time (``SourceMediaError``).
+    ``Path``); whether they decode, and fit ``source_limits``, is only known at render time
+    (``SourceMediaError``).
     """
 
     mode: str
@@ -33,6 +36,7 @@ class RenderRequest:
     negative_prompt: str | None = None
     source_image: Path | None = None
     source_video: Path | None = None
+    source_limits: SourceLimits = SourceLimits()  # larger sources are refused before decoding
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

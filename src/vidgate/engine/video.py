@@ -21,6 +21,7 @@ from vidgate.engine.grade import Grader
 from vidgate.engine.prompt import make_rng
 from vidgate.engine.request import RenderRequest
 from vidgate.engine.styles import Grain, Look, choose_look, stylise
+from vidgate.media.limits import SourceLimits
 
 LOOP_FADE_SECONDS = 1.0
 # Output times and source timestamps are floats from different time bases.
@@ -40,6 +41,37 @@ def _open(path: Path) -> av.container.InputContainer:
         container.close()
         raise SourceMediaError("source_video has no video stream")
     return container
+
+
+def declared_duration(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    """A video's length in seconds as its file declares it (the stream's, else the
+    container's); 0 when it declares none."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return float((container.duration or 0) / av.time_base)
+
+
+def check_source_size(path: Path, limits: SourceLimits) -> None:
+    """Refuse a source video whose frames or length exceed `limits`, from what its file
+    declares, before a frame is decoded. A file that declares no length is not refused for
+    it: only as much of a source is decoded as the output needs."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        width, height = stream.codec_context.width, stream.codec_context.height
+        duration = declared_duration(container, stream)
+    finally:
+        container.close()
+    if width * height > limits.max_pixels:
+        raise SourceMediaError(
+            f"source_video is {width}x{height} pixels, more than this server decodes: frames of at "
+            f"most {limits.max_pixels / 1e6:g} million pixels"
+        )
+    if duration > limits.max_video_seconds:
+        raise SourceMediaError(
+            f"source_video is {duration:.1f} s long; this server accepts source videos of at most "
+            f"{limits.max_video_seconds:g} s"
+        )
 
 
 def timeline(path: Path) -> Generator[TimedFrame, None, None]:
@@ -123,6 +155,8 @@ class Sampler:
 
 
 def open_video_source(request: RenderRequest) -> VideoToVideo | Reversed:
+    assert request.source_video is not None
+    check_source_size(request.source_video, request.source_limits)
     rng = make_rng(request.seed, request.prompt)
     look = choose_look(request.prompt, rng, request.negative_prompt)
     forward = VideoToVideo(request, look, rng)

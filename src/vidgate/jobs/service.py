@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ssrfguard import Policy
+
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.billing.ledger import Shortfall
 from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
@@ -26,7 +28,8 @@ from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job, JobStatus
-from vidgate.media.fetch import SOURCE_FIELDS, private_host
+from vidgate.media.fetch import SOURCE_FIELDS
+from vidgate.outbound import why_refused
 from vidgate.storage import LocalStorage
 
 RETRY_AFTER_SECONDS = 5
@@ -54,18 +57,17 @@ def resolve_model(params: dict[str, Any]) -> ModelSpec:
     return spec
 
 
-def check_sources(params: dict[str, Any], *, storage: LocalStorage, allow_private: bool) -> None:
-    """Refuse a source URL that plainly names a private or local address, unless it is one of
-    this server's own output links (read from storage, never fetched)."""
-    if allow_private:
-        return
+def check_sources(params: dict[str, Any], *, storage: LocalStorage, policy: Policy) -> None:
+    """Refuse a source URL whose text alone shows the address policy refuses it (a private or
+    local address in any spelling), unless it is one of this server's own output links (read
+    from storage, never fetched)."""
     for field in SOURCE_FIELDS:
         url = params.get(field)
-        if url is None or storage.path_for_url(url) is not None:
+        if url is None or url.startswith("data:") or storage.path_for_url(url) is not None:
             continue
-        host = private_host(url)
-        if host is not None:
-            raise BadRequest(f"{field} must be a public URL: {host} is a private or local address")
+        problem = why_refused(url, policy)
+        if problem is not None:
+            raise BadRequest(f"{field} {problem}")
 
 
 def choose_provider(key: AuthenticatedKey, spec: ModelSpec, configured: set[str]) -> str:
@@ -95,12 +97,12 @@ async def submit_generation(
     configured_providers: set[str],
     max_active_jobs: int,
     storage: LocalStorage,
-    allow_private_sources: bool,
+    source_policy: Policy,
     idempotency_key: str | None = None,
 ) -> Submission:
     idempotency_key = check_idempotency_key(idempotency_key)
     spec = resolve_model(params)
-    check_sources(params, storage=storage, allow_private=allow_private_sources)
+    check_sources(params, storage=storage, policy=source_policy)
     provider = choose_provider(key, spec, configured_providers)
     credits, seconds = spec.price(float(params["duration_seconds"]))
     # before the seed is drawn: a retry may leave it out too

@@ -1,36 +1,36 @@
 """Downloading source media (`source_image`, `source_video`) to a local file, within limits.
 
-A source URL comes from the client, so the server must not become its way into the private
-network (SSRF). Two guards: a URL naming a private or local address is refused when the job is
-submitted, and the download client checks the address every connection really goes to, after
-DNS and on every redirect (httpx-secure), so a public name that resolves to a private address is
-refused too.
+Where a download may connect is decided by `vidgate.outbound`: the client given here refuses
+private and local addresses before connecting. Every failure is the client's to fix (a 400),
+and the message names the host that failed; a host that was refused and one that did not
+answer read the same, so the answers cannot be used to scan the server's network.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
+import logging
 from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
-from httpx_secure import SSRFProtectionError, httpx_ssrf_protection
+from ssrfguard import SSRFGuardError
+
+from vidgate.outbound import MAX_REDIRECTS, UNREACHABLE
 
 ALLOWED_SCHEMES = ("http", "https", "data")
 SOURCE_FIELDS = ("source_image", "source_video")
 
+log = logging.getLogger(__name__)
+
 
 class FetchError(Exception):
-    """The source could not be fetched; the message names the field and the reason.
+    """The source could not be fetched or is unacceptable; the message names the field and
+    the reason. The client sent the source, so it is the client's error: `status` is what a
+    sync request answers with."""
 
-    `status` is what a sync request answers with: 400 when the source itself is unacceptable.
-    """
-
-    def __init__(self, message: str, *, status: int = 502) -> None:
-        super().__init__(message)
-        self.status = status
+    status = 400
 
 
 def check_source_url(value: str) -> str | None:
@@ -49,54 +49,49 @@ def check_source_url(value: str) -> str | None:
     return None
 
 
-def private_host(url: str) -> str | None:
-    """The host of `url` when it plainly names a private or local address, else None.
-
-    Only what the URL itself shows: an IP literal or a localhost name. Names that resolve to a
-    private address are stopped at connection time by `guarded_client`.
-    """
-    if url.startswith("data:"):
-        return None
-    host = httpx.URL(url).host.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return host
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return None if address.is_global else host
-
-
-def guarded_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """`client`, made to refuse connections to any address that is not globally reachable."""
-    return httpx_ssrf_protection(client)
-
-
 async def fetch_to_file(
     client: httpx.AsyncClient, url: str, dest: Path, *, field: str, max_bytes: int
 ) -> Path:
     if url.startswith("data:"):
         dest.write_bytes(decode_data_uri(url, field=field, max_bytes=max_bytes))
         return dest
-    try:
-        async with client.stream("GET", url, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise FetchError(f"{field} could not be fetched: HTTP {response.status_code}")
-            size = 0
-            with dest.open("wb") as out:
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise FetchError(f"{field} is larger than {max_bytes} bytes", status=400)
-                    out.write(chunk)
-    except SSRFProtectionError as exc:
-        where = exc.hostname if str(exc.ip_addr) == exc.hostname else f"{exc.hostname} resolves to {exc.ip_addr}, which"
-        raise FetchError(
-            f"{field} must be a public URL: {where} is a private or local address", status=400
-        ) from exc
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{field} could not be fetched: {exc.__class__.__name__}") from exc
-    return dest
+    for _hop in range(MAX_REDIRECTS + 1):
+        host = httpx.URL(url).host
+        try:
+            async with client.stream("GET", url) as response:
+                if response.next_request is not None:  # a redirect: fetched as its own hop
+                    url = str(response.next_request.url)
+                    if response.next_request.url.scheme not in ("http", "https"):
+                        raise FetchError(
+                            f"{field} could not be fetched: {host} redirected to a URL that is not http(s)"
+                        )
+                    continue
+                if response.status_code != 200:
+                    raise FetchError(f"{field} could not be fetched from {host}: HTTP {response.status_code}")
+                await _save(response, dest, field=field, max_bytes=max_bytes)
+                return dest
+        except (SSRFGuardError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            log.info("%s: no connection to %s: %s", field, host, exc)
+            raise FetchError(f"{field} could not be fetched: {UNREACHABLE.format(host=host)}") from exc
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"{field} could not be fetched from {host}: it stopped answering") from exc
+        except httpx.HTTPError as exc:
+            log.info("%s: download from %s failed: %r", field, host, exc)
+            raise FetchError(f"{field} could not be fetched from {host}: the download failed") from exc
+    raise FetchError(f"{field} could not be fetched: more than {MAX_REDIRECTS} redirects")
+
+
+async def _save(response: httpx.Response, dest: Path, *, field: str, max_bytes: int) -> None:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{field} is larger than {max_bytes} bytes")
+    size = 0
+    with dest.open("wb") as out:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchError(f"{field} is larger than {max_bytes} bytes")
+            out.write(chunk)
 
 
 def data_uri_media_type(url: str) -> str:
@@ -108,13 +103,13 @@ def data_uri_media_type(url: str) -> str:
 def decode_data_uri(url: str, *, field: str, max_bytes: int) -> bytes:
     header, sep, payload = url[len("data:") :].partition(",")
     if not sep:
-        raise FetchError(f"{field} is not a valid data: URI", status=400)
+        raise FetchError(f"{field} is not a valid data: URI")
     if len(payload) > max_bytes * 4 // 3 + 4:
-        raise FetchError(f"{field} is larger than {max_bytes} bytes", status=400)
+        raise FetchError(f"{field} is larger than {max_bytes} bytes")
     try:
         data = base64.b64decode(payload, validate=True) if header.endswith(";base64") else unquote_to_bytes(payload)
     except (binascii.Error, ValueError) as exc:
-        raise FetchError(f"{field} is not valid base64", status=400) from exc
+        raise FetchError(f"{field} is not valid base64") from exc
     if len(data) > max_bytes:
-        raise FetchError(f"{field} is larger than {max_bytes} bytes", status=400)
+        raise FetchError(f"{field} is larger than {max_bytes} bytes")
     return data

@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 
 from vidgate.engine.poster import save_poster
+from vidgate.engine.video import declared_duration
 
 
 class UnreadableVideo(Exception):
@@ -30,10 +31,7 @@ def probe_video(path: Path, *, poster: Path | None = None) -> VideoInfo:
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
             fps = float(stream.average_rate or stream.guessed_rate or 0)
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            else:
-                duration = float((container.duration or 0) / av.time_base)
+            duration = declared_duration(container, stream)
             if poster is not None:
                 middle = int(duration / 2 / float(stream.time_base)) if stream.time_base else 0
                 container.seek(middle, stream=stream)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import BEARER_SECURITY, JobsKey, runtime_of
+from vidgate.api.deps import BEARER_SECURITY, JobsKey, KeyFirstRoute, runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
 from vidgate.api.schemas import JobList, JobOut
@@ -16,7 +16,7 @@ from vidgate.jobs import service, store
 from vidgate.jobs.models import Job, JobStatus
 from vidgate.runtime import Runtime
 
-router = APIRouter(tags=["jobs"])
+router = APIRouter(tags=["jobs"], route_class=KeyFirstRoute)
 
 Tool = Literal["image", "image_edit", "video", "music", "tts", "stt"]
 # A cancelled processing job stops within a render frame; wait this long for it to say so.

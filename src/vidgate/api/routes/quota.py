@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from vidgate.api.deps import BEARER_SECURITY, UsageKey, runtime_of
+from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, UsageKey, runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.api.schemas import QuotaOut
 from vidgate.auth.models import ApiKey
 
-router = APIRouter(tags=["quota"])
+router = APIRouter(tags=["quota"], route_class=KeyFirstRoute)
 
 
 @router.get(

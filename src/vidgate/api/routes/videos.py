@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import BEARER_SECURITY, VideoKey, runtime_of
+from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, VideoKey, runtime_of
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
 from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
@@ -18,7 +18,7 @@ from vidgate.jobs import service
 from vidgate.jobs.models import JobStatus
 from vidgate.runtime import Runtime
 
-router = APIRouter(tags=["videos"])
+router = APIRouter(tags=["videos"], route_class=KeyFirstRoute)
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -57,7 +57,7 @@ async def create_generation(
         configured_providers=runtime.configured_providers,
         max_active_jobs=runtime.settings.max_active_jobs_per_key,
         storage=runtime.storage,
-        allow_private_sources=runtime.settings.allow_private_sources,
+        source_policy=runtime.source_policy,
         idempotency_key=idempotency_key,
     )
     job = submission.job
