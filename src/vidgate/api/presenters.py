@@ -9,6 +9,7 @@ from fastapi import Request
 
 from vidgate.auth.models import ApiKey
 from vidgate.jobs.models import Job
+from vidgate.storage import Storage
 
 PROVIDER_HEADER = "X-Vidgate-Provider"
 
@@ -28,19 +29,24 @@ def absolute(url: str, base: str) -> str:
     return base + url if url.startswith("/") else url
 
 
-def output_with_links(output: dict[str, Any] | None, base: str) -> dict[str, Any] | None:
+def output_with_links(output: dict[str, Any] | None, storage: Storage, base: str) -> dict[str, Any] | None:
+    """A job's output as clients see it: its stored files' keys turned into links, made now
+    (an expiring link is fresh on every read), with the moment they expire."""
     if not output:
         return None
     linked = dict(output)
     if "video" in linked:
-        video = linked["video"] = dict(linked["video"])
-        for field in ("url", "thumbnail_url"):
-            if video.get(field):
-                video[field] = absolute(video[field], base)
+        video = dict(linked["video"])
+        key, poster_key = video.pop("key", None), video.pop("poster_key", None)
+        link = storage.link(key) if key else None
+        video["url"] = absolute(link.url, base) if link else None
+        video["thumbnail_url"] = absolute(storage.link(poster_key).url, base) if poster_key else None
+        video["url_expires_at"] = iso(link.expires_at) if link else None
+        linked["video"] = video
     return linked
 
 
-def job_object(job: Job, base: str) -> dict[str, Any]:
+def job_object(job: Job, storage: Storage, base: str) -> dict[str, Any]:
     return {
         "id": job.id,
         "userId": "api",
@@ -48,7 +54,7 @@ def job_object(job: Job, base: str) -> dict[str, Any]:
         "status": job.status,
         "progress": job.progress,
         "inputParams": job.input_params,
-        "outputData": output_with_links(job.output_data, base),
+        "outputData": output_with_links(job.output_data, storage, base),
         "estimatedCredits": job.estimated_credits,
         "actualCredits": job.actual_credits,
         "createdAt": iso(job.created_at),
@@ -71,9 +77,9 @@ def async_response(job: Job) -> dict[str, Any]:
     }
 
 
-def sync_response(job: Job, key: ApiKey, base: str) -> dict[str, Any]:
+def sync_response(job: Job, key: ApiKey, storage: Storage, base: str) -> dict[str, Any]:
     """The seed's sync shape, for a completed job; `key` carries balances after settlement."""
-    output = output_with_links(job.output_data, base) or {}
+    output = output_with_links(job.output_data, storage, base) or {}
     video = output["video"]
     return {
         "id": job.id,
@@ -84,6 +90,7 @@ def sync_response(job: Job, key: ApiKey, base: str) -> dict[str, Any]:
             "width": video["width"],
             "height": video["height"],
             "thumbnail_url": video.get("thumbnail_url"),
+            "url_expires_at": video.get("url_expires_at"),
         },
         "model": job.model,
         "model_tier": job.model_tier,

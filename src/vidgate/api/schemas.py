@@ -130,12 +130,16 @@ class ErrorBody(BaseModel):
     error: str
 
 
+_EXPIRES = "When `url` and `thumbnail_url` stop working (ISO 8601); null when they do not expire"
+
+
 class VideoData(BaseModel):
     url: str
     duration_seconds: float
     width: int
     height: int
     thumbnail_url: str | None = Field(default=None, description="A JPEG poster of the video")
+    url_expires_at: str | None = Field(default=None, description=_EXPIRES)
 
 
 class Usage(BaseModel):
@@ -167,8 +171,9 @@ class AsyncGenerationResponse(BaseModel):
 
 
 class JobVideo(BaseModel):
-    url: str
+    url: str | None = Field(description="The video; null once retention has deleted it")
     thumbnail_url: str | None = None
+    url_expires_at: str | None = Field(default=None, description=_EXPIRES)
     width: int
     height: int
     duration_seconds: float

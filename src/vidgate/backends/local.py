@@ -18,7 +18,7 @@ from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, opt
 from vidgate.media.dimensions import output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
 from vidgate.media.limits import SourceLimits
-from vidgate.storage import LocalStorage
+from vidgate.storage import Storage
 
 # Scheduling priority of render processes, below the server's own (0).
 RENDER_NICENESS = 10
@@ -68,7 +68,7 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(
-        self, *, max_source_bytes: int, source_limits: SourceLimits, storage: LocalStorage
+        self, *, max_source_bytes: int, source_limits: SourceLimits, storage: Storage
     ) -> None:
         self.max_source_bytes = max_source_bytes
         self.source_limits = source_limits
@@ -97,7 +97,7 @@ class LocalBackend(Backend):
     async def _source(self, ctx: JobContext, field: str) -> Path:
         """A source on local disk: one of vidgate's own outputs is read where it is stored."""
         url = ctx.params[field]
-        stored = self.storage.path_for_url(url)
+        stored = await self.storage.local_copy(url, ctx.work_dir)
         if stored is not None:
             return stored
         try:

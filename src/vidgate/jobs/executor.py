@@ -23,7 +23,7 @@ from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.loops import cancelling, raise_if_cancelling
 from vidgate.jobs.models import Job
-from vidgate.storage import LocalStorage
+from vidgate.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Executor:
         *,
         sessions: store.Sessions,
         events: JobEvents,
-        storage: LocalStorage,
+        storage: Storage,
         backends: dict[str, Backend],
         http: httpx.AsyncClient,
         settings: Settings,
@@ -139,11 +139,11 @@ class Executor:
         files = {"video.mp4": result.video_path}
         if result.poster_path is not None and result.poster_path.is_file():
             files["poster.jpg"] = result.poster_path
-        urls = self.storage.put(job.id, files)
+        keys = await self.storage.put(job.id, files)
         output: dict[str, Any] = {
             "video": {
-                "url": urls["video.mp4"],
-                "thumbnail_url": urls.get("poster.jpg"),
+                "key": keys["video.mp4"],
+                "poster_key": keys.get("poster.jpg"),
                 "width": result.width,
                 "height": result.height,
                 "duration_seconds": round(result.duration_seconds, 3),

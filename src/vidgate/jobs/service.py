@@ -30,7 +30,7 @@ from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job, JobStatus
 from vidgate.media.fetch import SOURCE_FIELDS
 from vidgate.outbound import why_refused
-from vidgate.storage import LocalStorage
+from vidgate.storage import Storage
 
 RETRY_AFTER_SECONDS = 5
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -57,13 +57,13 @@ def resolve_model(params: dict[str, Any]) -> ModelSpec:
     return spec
 
 
-def check_sources(params: dict[str, Any], *, storage: LocalStorage, policy: Policy) -> None:
+def check_sources(params: dict[str, Any], *, storage: Storage, policy: Policy) -> None:
     """Refuse a source URL whose text alone shows the address policy refuses it (a private or
     local address in any spelling), unless it is one of this server's own output links (read
     from storage, never fetched)."""
     for field in SOURCE_FIELDS:
         url = params.get(field)
-        if url is None or url.startswith("data:") or storage.path_for_url(url) is not None:
+        if url is None or url.startswith("data:") or storage.owns(url):
             continue
         problem = why_refused(url, policy)
         if problem is not None:
@@ -96,7 +96,7 @@ async def submit_generation(
     params: dict[str, Any],
     configured_providers: set[str],
     max_active_jobs: int,
-    storage: LocalStorage,
+    storage: Storage,
     source_policy: Policy,
     idempotency_key: str | None = None,
 ) -> Submission:

@@ -1,38 +1,33 @@
-"""Outputs in a local folder, served by the API at unguessable links.
+"""Outputs in a local folder, served by the API at unguessable links (the embedded default).
 
-A link is `/files/{job_id}/{token}/{name}`: the token is 32 random bytes, so knowing a job id is
-not enough to fetch its video, and a link can be pasted into a browser or a <video> tag
-(which cannot send an Authorization header).
+A key is `{job_id}/{token}/{name}` and its link `/files/{key}`: the token is 32 random bytes,
+so knowing a job id is not enough to fetch its video, and a link can be pasted into a browser
+or a <video> tag (which cannot send an Authorization header). Links do not expire.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from vidgate.storage.base import Link
+
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_\-.]{1,100}$")
-_MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
-
-
-def media_type(path: Path) -> str:
-    """The Content-Type of a stored file."""
-    return _MEDIA_TYPES.get(path.suffix, "application/octet-stream")
+URL_PREFIX = "/files"
 
 
 class LocalStorage:
-    url_prefix = "/files"
-
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def put(self, job_id: str, files: dict[str, Path]) -> dict[str, str]:
-        """Move a job's files (by name) into storage under one new link token; return the
-        URL path that serves each."""
+    async def put(self, job_id: str, files: Mapping[str, Path]) -> dict[str, str]:
         token = secrets.token_urlsafe(32)
         folder = self.root / job_id / token
         folder.mkdir(parents=True, exist_ok=True)
@@ -40,8 +35,11 @@ class LocalStorage:
             try:
                 os.replace(source, folder / name)
             except OSError:  # another filesystem
-                shutil.move(str(source), folder / name)
-        return {name: f"{self.url_prefix}/{job_id}/{token}/{name}" for name in files}
+                await asyncio.to_thread(shutil.move, str(source), folder / name)
+        return {name: f"{job_id}/{token}/{name}" for name in files}
+
+    def link(self, key: str) -> Link:
+        return Link(f"{URL_PREFIX}/{key}")
 
     def resolve(self, job_id: str, token: str, name: str) -> Path | None:
         """The file behind a link, or None (including for any path trickery)."""
@@ -56,6 +54,33 @@ class LocalStorage:
         if not isinstance(url, str) or url.startswith("data:"):
             return None
         parts = urlsplit(url).path.split("/")
-        if len(parts) != 5 or parts[1] != self.url_prefix.strip("/"):
+        if len(parts) != 5 or parts[1] != URL_PREFIX.strip("/"):
             return None
         return self.resolve(parts[2], parts[3], parts[4])
+
+    def owns(self, url: str) -> bool:
+        return self.path_for_url(url) is not None
+
+    async def local_copy(self, url: str, work_dir: Path) -> Path | None:
+        return self.path_for_url(url)
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            job_id, token, name = key.split("/")
+            path = self.resolve(job_id, token, name)
+            if path is not None:
+                path.unlink(missing_ok=True)
+                _remove_empty(path.parent, up_to=self.root)
+
+    async def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise OSError(f"the outputs folder {self.root} is not writable")
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _remove_empty(folder: Path, *, up_to: Path) -> None:
+    while folder != up_to and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent

@@ -43,7 +43,7 @@ async def list_jobs(
         runtime.sessions, key.id, tool=tool, pending_only=pending, limit=limit
     )
     base = base_url(request)
-    return {"jobs": [job_object(job, base) for job in jobs]}
+    return {"jobs": [job_object(job, runtime.storage, base) for job in jobs]}
 
 
 @router.get(
@@ -121,4 +121,5 @@ async def _cached_job(runtime: Runtime, job_id: str, key_id: str) -> Job:
 
 
 def _job_response(job: Job, request: Request) -> JSONResponse:
-    return JSONResponse(job_object(job, base_url(request)), headers={PROVIDER_HEADER: job.provider})
+    storage = runtime_of(request).storage
+    return JSONResponse(job_object(job, storage, base_url(request)), headers={PROVIDER_HEADER: job.provider})

@@ -92,4 +92,4 @@ async def _wait_for_video(
     async with runtime.sessions() as session:
         fresh_key = await session.get(ApiKey, key.id)
     assert fresh_key is not None
-    return JSONResponse(sync_response(job, fresh_key, base), headers=headers)
+    return JSONResponse(sync_response(job, fresh_key, runtime.storage, base), headers=headers)

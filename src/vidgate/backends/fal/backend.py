@@ -32,7 +32,7 @@ from vidgate.backends.fal.queue import (
 from vidgate.backends.fal.webhooks import DEFAULT_JWKS_URL, WebhookVerifier
 from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri
 from vidgate.media.probe import UnreadableVideo, probe_video
-from vidgate.storage import LocalStorage, media_type
+from vidgate.storage import Storage, media_type
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class FalBackend(Backend):
         self, *, key: str, queue_url: str = DEFAULT_QUEUE_URL, max_download_bytes: int,
         http: httpx.AsyncClient | None = None, poll_first_seconds: float = POLL_FIRST_SECONDS,
         webhook_url: str | None = None, jwks_url: str = DEFAULT_JWKS_URL,
-        rest_url: str = DEFAULT_REST_URL, storage: LocalStorage | None = None,
+        rest_url: str = DEFAULT_REST_URL, storage: Storage | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self._own_http = http is None
@@ -134,7 +134,7 @@ class FalBackend(Backend):
             raise BackendError(SUBMIT_INTERRUPTED)
         if ctx.cancelled.is_set():
             raise BackendCancelled()
-        body = model_input(ctx.model, await self._reachable_sources(ctx.params))
+        body = model_input(ctx.model, await self._reachable_sources(ctx))
         submitted_at = time.time()
         await _save(ctx, {SUBMITTING: True, "submitted_at": submitted_at})
         handle = await self.queue.submit(ctx.model, body, webhook_url=self.webhook_url)
@@ -152,13 +152,13 @@ class FalBackend(Backend):
         left = started + self.timeout_seconds - time.time()
         return Patience.for_seconds(left, stop=ctx.cancelled)
 
-    async def _reachable_sources(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _reachable_sources(self, ctx: JobContext) -> dict[str, Any]:
         """fal fetches sources by URL: a source that is one of vidgate's own outputs (which fal
         may not be able to reach) or a data: URI is put on fal's CDN first; other URLs go as
         they are."""
-        reachable = dict(params)
+        reachable = dict(ctx.params)
         for field in SOURCE_FIELDS:
-            upload = await self._upload_for(field, params.get(field))
+            upload = await self._upload_for(field, ctx.params.get(field), ctx)
             if upload is not None:
                 data, content_type, file_name = upload
                 reachable[field] = await self.queue.upload(
@@ -166,7 +166,7 @@ class FalBackend(Backend):
                 )
         return reachable
 
-    async def _upload_for(self, field: str, url: object) -> tuple[bytes, str, str] | None:
+    async def _upload_for(self, field: str, url: object, ctx: JobContext) -> tuple[bytes, str, str] | None:
         """(bytes, media type, file name) of a source that must go through fal's CDN."""
         if isinstance(url, str) and url.startswith("data:"):
             try:
@@ -175,7 +175,9 @@ class FalBackend(Backend):
                 raise BackendError(str(exc), status=exc.status) from exc
             content_type = data_uri_media_type(url)
             return data, content_type, f"{field}{mimetypes.guess_extension(content_type) or ''}"
-        path = None if self.storage is None else self.storage.path_for_url(url)
+        if not isinstance(url, str) or self.storage is None:
+            return None
+        path = await self.storage.local_copy(url, ctx.work_dir)
         if path is None:
             return None
         return await asyncio.to_thread(path.read_bytes), media_type(path), path.name
