@@ -17,6 +17,7 @@ import av
 from PIL import Image, ImageDraw
 
 from vidgate.api.schemas import GenerationRequest
+from vidgate.backends.base import VideoRequest
 from vidgate.backends.local import render_request
 from vidgate.engine import render
 
@@ -104,8 +105,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         portrait = drawn_portrait(Path(scratch) / "portrait.png")
         for title, body in EXAMPLES:
-            params = {**GenerationRequest.model_validate(body).model_dump(), "seed": SEED}
-            request = render_request(params, portrait if params["mode"] == "image_to_video" else None)
+            params = {**GenerationRequest.model_validate(body).model_dump(), "model": "vidgate/local", "seed": SEED}
+            request = render_request(
+                VideoRequest.from_params(params), portrait if params["mode"] == "image_to_video" else None
+            )
             video = Path(scratch) / "clip.mp4"
             render(request, video)
             name = f"{slug(body['prompt'])}.png"

@@ -26,7 +26,7 @@ from tests.backends.fal_support import (
 )
 from tests.conftest import SEED_PORTRAIT_URL, Harness, auth, settings_for_tests
 from tests.fal_fake import FakeFal
-from vidgate.backends.base import JobContext
+from vidgate.backends.base import JobContext, VideoRequest
 from vidgate.backends.errors import BackendError, JobLost
 from vidgate.backends.fal import FalBackend, queue
 from vidgate.backends.fal.backend import SUBMIT_INTERRUPTED
@@ -569,10 +569,8 @@ async def test_a_crashed_job_that_will_not_run_again_has_its_fal_request_cancell
 
 
 async def _context(tmp_path: Path, http: httpx.AsyncClient, **fields: Any) -> JobContext:
-    params = {"prompt": "a", "duration_seconds": 5, "resolution": "720p", "fps": 30, "aspect_ratio": "16:9",
-              "mode": "text_to_video", "source_image": None, "source_video": None, "negative_prompt": None,
-              "seed": 1, "prompt_optimizer": True, "loop": False}
-    return JobContext(job_id="job_x", model=MINIMAX, params=params, work_dir=tmp_path, http=http,
+    request = VideoRequest(prompt="a", model=MINIMAX, seed=1)
+    return JobContext(job_id="job_x", request=request, work_dir=tmp_path, http=http,
                       report_progress=lambda _fraction: None, **fields)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from vidgate.backends.base import VideoRequest
 from vidgate.backends.fal.inputs import BUILDERS, model_input, nearest
 from vidgate.catalog import CATALOG
 
@@ -23,6 +24,11 @@ CHANGED = {"duration_seconds": [9, 2, 20], "resolution": ["1080p", "4k"], "fps":
            "prompt_optimizer": [False], "loop": [True]}
 
 
+def fal_body(model: str, params: dict) -> dict:
+    """What fal is sent for a request of `params` to `model`."""
+    return model_input(VideoRequest.from_params({**params, "model": model}))
+
+
 def _base(model: str) -> dict:
     return BASE[CATALOG[model].modes[0]]
 
@@ -35,12 +41,12 @@ def test_every_fal_model_has_a_builder() -> None:
 def test_ignored_parameters_do_not_reach_the_model(model: str) -> None:
     spec = CATALOG[model]
     base = _base(model)
-    body = model_input(model, base)
+    body = fal_body(model, base)
     for name in spec.ignores:
         for value in CHANGED[name]:
-            assert model_input(model, {**base, name: value}) == body, name
+            assert fal_body(model, {**base, name: value}) == body, name
     for name in set(CHANGED) - set(spec.ignores) - {"aspect_ratio"}:
-        bodies = [model_input(model, {**base, name: value}) for value in CHANGED[name]]
+        bodies = [fal_body(model, {**base, name: value}) for value in CHANGED[name]]
         assert any(changed != body for changed in bodies), f"{model} claims to use {name}"
 
 
@@ -49,7 +55,7 @@ def test_only_image_to_video_endpoints_get_an_image(model: str) -> None:
     image_to_video = CATALOG[model].modes == ("image_to_video",)
     # A stray source_image on a text-to-video request must not reach a model that has no
     # image field (its schema may refuse it).
-    body = model_input(model, {**_base(model), "source_image": IMAGE})
+    body = fal_body(model, {**_base(model), "source_image": IMAGE})
     assert ("image_url" in body) is image_to_video
     if image_to_video:
         assert body["image_url"] == IMAGE
@@ -60,7 +66,7 @@ def test_the_length_sent_is_the_one_the_catalog_says_the_model_makes(model: str)
     spec = CATALOG[model]
     assert spec.output_durations, f"{model} must say which lengths it makes"
     for requested in range(1, int(spec.max_duration) + 1):
-        body = model_input(model, {**_base(model), "duration_seconds": requested})
+        body = fal_body(model, {**_base(model), "duration_seconds": requested})
         made = spec.output_duration(requested)
         assert made in spec.output_durations
         if "duration" in body:
@@ -81,10 +87,10 @@ def test_the_length_sent_is_the_one_the_catalog_says_the_model_makes(model: str)
     ],
 )
 def test_resolutions_are_spelled_as_each_model_spells_them(model: str, resolution: str, sent: str) -> None:
-    assert model_input(model, {**_base(model), "resolution": resolution})["resolution"] == sent
+    assert fal_body(model, {**_base(model), "resolution": resolution})["resolution"] == sent
 
 
 def test_luma_loops_and_nearest_prefers_the_cheaper_tie() -> None:
-    assert model_input("fal-ai/luma-dream-machine/ray-2", {**BASE["text_to_video"], "loop": True})["loop"] is True
+    assert fal_body("fal-ai/luma-dream-machine/ray-2", {**BASE["text_to_video"], "loop": True})["loop"] is True
     assert nearest(7, [5, 9]) == 5
     assert nearest(8, [5, 9]) == 9

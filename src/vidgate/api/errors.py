@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vidgate.api.schemas import ErrorBody
-from vidgate.errors import ApiError
+from vidgate.backends.errors import FailureKind
+from vidgate.errors import ApiError, BadRequest, ServiceUnavailable, UpstreamFailed
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,19 @@ _TYPE_NAMES = {
     "finite_number": "a finite number",
 }
 
+
+
+# The error a sync request answers with for a job that failed, by whose fault it was.
+_FAILED_JOB_ERRORS: dict[str, type[ApiError]] = {
+    FailureKind.INPUT: BadRequest,
+    FailureKind.ACCOUNT: ServiceUnavailable,
+}
+
+
+def failed_job_error(kind: str | None) -> type[ApiError]:
+    """400 for the request's own fault, 503 when the provider refused this server's account,
+    else 502."""
+    return _FAILED_JOB_ERRORS.get(kind or "", UpstreamFailed)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

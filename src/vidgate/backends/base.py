@@ -4,12 +4,50 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """A generation request as the API accepted it: defaults filled in, the model resolved,
+    the seed drawn. It travels from the API to a backend, stored with the job as JSON
+    (`as_params`, which is also what a job shows as its `inputParams`)."""
+
+    prompt: str
+    model: str
+    mode: str = "text_to_video"
+    duration_seconds: float = 5.0
+    resolution: str = "720p"
+    fps: int = 30
+    aspect_ratio: str = "16:9"
+    seed: int = 0
+    prompt_optimizer: bool = True
+    loop: bool = False
+    negative_prompt: str | None = None
+    source_image: str | None = None
+    source_video: str | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> VideoRequest:
+        """The request stored as `params` (fields it does not know are left out)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in params.items() if name in names})
+
+    def as_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def source_field(self) -> str | None:
+        """The field that holds the mode's source media, if the mode has one."""
+        return SOURCE_FIELD_BY_MODE.get(self.mode)
+
+
+SOURCE_FIELD_BY_MODE = {"image_to_video": "source_image", "video_to_video": "source_video"}
 
 
 @dataclass
@@ -17,8 +55,7 @@ class JobContext:
     """Everything a backend may use to run one job."""
 
     job_id: str
-    model: str
-    params: dict[str, Any]  # the validated request (snake_case, defaults filled, seed resolved)
+    request: VideoRequest
     work_dir: Path  # private scratch folder, removed after the job
     http: httpx.AsyncClient
     report_progress: Callable[[float], None]  # fraction 0..1; cheap, call as often as you like

@@ -12,8 +12,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from vidgate.backends.base import Backend, BackendResult, JobContext
-from vidgate.backends.errors import BackendCancelled, BackendError
+from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
+from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind
 from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, optimize_prompt, render
 from vidgate.media.dimensions import output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
@@ -30,37 +30,33 @@ _MP = multiprocessing.get_context("forkserver")
 _MP.set_forkserver_preload(["vidgate.engine"])
 
 
-def rendered_prompt(params: dict[str, Any]) -> str:
+def rendered_prompt(request: VideoRequest) -> str:
     """The prompt the engine renders: expanded with camera and light defaults when the
     request keeps `prompt_optimizer` on (the seed's default)."""
-    if params.get("prompt_optimizer", True):
-        return optimize_prompt(params["prompt"], params["mode"], params.get("negative_prompt"))
-    return str(params["prompt"])
-
-
-SOURCE_FIELDS = {"image_to_video": "source_image", "video_to_video": "source_video"}
+    if request.prompt_optimizer:
+        return optimize_prompt(request.prompt, request.mode, request.negative_prompt)
+    return request.prompt
 
 
 def render_request(
-    params: dict[str, Any], source: Path | None = None, limits: SourceLimits = SourceLimits()
+    request: VideoRequest, source: Path | None = None, limits: SourceLimits = SourceLimits()
 ) -> RenderRequest:
-    """What the engine renders for a job's parameters (defaults filled in, a seed drawn), with
-    the mode's source media at `source` on local disk, refused past `limits`."""
-    width, height = output_dimensions(params["resolution"], params["aspect_ratio"])
-    sources = {field: source if field == SOURCE_FIELDS.get(params["mode"]) else None
-               for field in ("source_image", "source_video")}
+    """What the engine renders for a job's request, with the mode's source media at `source`
+    on local disk, refused past `limits`."""
+    width, height = output_dimensions(request.resolution, request.aspect_ratio)
     return RenderRequest(
-        mode=params["mode"],
-        prompt=rendered_prompt(params),
-        negative_prompt=params.get("negative_prompt"),
+        mode=request.mode,
+        prompt=rendered_prompt(request),
+        negative_prompt=request.negative_prompt,
         width=width,
         height=height,
-        fps=params["fps"],
-        duration_seconds=float(params["duration_seconds"]),
-        seed=params["seed"],
-        loop=params["loop"],
+        fps=request.fps,
+        duration_seconds=float(request.duration_seconds),
+        seed=request.seed,
+        loop=request.loop,
         source_limits=limits,
-        **sources,
+        source_image=source if request.source_field == "source_image" else None,
+        source_video=source if request.source_field == "source_video" else None,
     )
 
 
@@ -82,7 +78,7 @@ class LocalBackend(Backend):
         return BackendResult(
             video_path=out_path,
             poster_path=poster_path,
-            optimized_prompt=request.prompt if ctx.params.get("prompt_optimizer", True) else None,
+            optimized_prompt=request.prompt if ctx.request.prompt_optimizer else None,
             width=result["width"],
             height=result["height"],
             fps=result["fps"],
@@ -90,13 +86,13 @@ class LocalBackend(Backend):
         )
 
     async def _render_request(self, ctx: JobContext) -> RenderRequest:
-        wanted = SOURCE_FIELDS.get(ctx.params["mode"])
-        source = await self._source(ctx, wanted) if wanted else None
-        return render_request(ctx.params, source, self.source_limits)
+        field = ctx.request.source_field
+        source = await self._source(ctx, field) if field else None
+        return render_request(ctx.request, source, self.source_limits)
 
     async def _source(self, ctx: JobContext, field: str) -> Path:
         """A source on local disk: one of vidgate's own outputs is read where it is stored."""
-        url = ctx.params[field]
+        url = getattr(ctx.request, field)
         stored = await self.storage.local_copy(url, ctx.work_dir)
         if stored is not None:
             return stored
@@ -105,7 +101,7 @@ class LocalBackend(Backend):
                 ctx.http, url, ctx.work_dir / field, field=field, max_bytes=self.max_source_bytes
             )
         except FetchError as exc:
-            raise BackendError(str(exc), status=exc.status) from exc
+            raise BackendError(str(exc), kind=FailureKind.INPUT) from exc
 
 
 async def _render_in_child_process(
@@ -174,7 +170,7 @@ async def _follow(
             elif kind == "cancelled":
                 raise BackendCancelled()
             elif kind == "refused":  # the client's source media
-                raise BackendError(payload[0], status=400)
+                raise BackendError(payload[0], kind=FailureKind.INPUT)
             elif kind == "error":
                 raise BackendError(payload[0])
             else:  # the child exited without a word

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from vidgate.backends.base import Backend, BackendResult, JobContext
-from vidgate.backends.errors import BackendCancelled, BackendError, JobLost
+from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
+from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind, JobLost
 from vidgate.catalog import get_model
 from vidgate.config import Settings
 from vidgate.jobs import store
@@ -68,8 +68,7 @@ class Executor:
         progress = _Progress(job.progress)
         ctx = JobContext(
             job_id=job.id,
-            model=job.model,
-            params=job.input_params,
+            request=VideoRequest.from_params(job.input_params),
             work_dir=work_dir,
             http=self.http,
             report_progress=lambda fraction: _advance(progress, fraction),
@@ -107,15 +106,14 @@ class Executor:
             result = await backend.run(ctx)
             if ctx.cancelled.is_set():  # finished in the same instant as the cancel request
                 raise BackendCancelled()
-            await self._store_result(job, result)
+            await self._store_result(job, ctx, result)
         except BackendCancelled:
             await store.cancel_running(self.sessions, job.id, worker_id=self.worker_id)
         except JobLost:  # whoever has the job now settles it; nothing is ours to write
             log.warning("job %s is no longer this worker's; stopped running it", job.id)
         except BackendError as exc:
             await store.fail(
-                self.sessions, job.id, error=str(exc), worker_id=self.worker_id,
-                error_status=exc.status,
+                self.sessions, job.id, error=str(exc), worker_id=self.worker_id, kind=exc.kind
             )
         except asyncio.CancelledError:  # the server is shutting down: the job runs again later
             await self._requeue(job)
@@ -130,12 +128,13 @@ class Executor:
                 job.id,
                 error=f"Internal error while generating the video ({exc.__class__.__name__})",
                 worker_id=self.worker_id,
+                kind=FailureKind.INTERNAL,
             )
 
     async def _requeue(self, job: Job) -> None:
         await asyncio.shield(store.requeue(self.sessions, job.id, worker_id=self.worker_id))
 
-    async def _store_result(self, job: Job, result: BackendResult) -> None:
+    async def _store_result(self, job: Job, ctx: JobContext, result: BackendResult) -> None:
         files = {"video.mp4": result.video_path}
         if result.poster_path is not None and result.poster_path.is_file():
             files["poster.jpg"] = result.poster_path
@@ -149,14 +148,14 @@ class Executor:
                 "duration_seconds": round(result.duration_seconds, 3),
                 "fps": result.fps,
             },
-            "seed": job.input_params.get("seed"),
+            "seed": ctx.request.seed,
             "provider": job.provider,
         }
         if result.optimized_prompt is not None:
             output["optimized_prompt"] = result.optimized_prompt
         spec = get_model(job.model)
         assert spec is not None, f"job {job.id} names a model missing from the catalog"
-        charged = spec.price(min(result.duration_seconds, float(job.input_params["duration_seconds"])))
+        charged = spec.price(min(result.duration_seconds, float(ctx.request.duration_seconds)))
         await store.complete(
             self.sessions, job.id, worker_id=self.worker_id, output_data=output, charged=charged
         )

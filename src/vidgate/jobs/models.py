@@ -59,8 +59,8 @@ class Job(Base):
     actual_credits: Mapped[int | None] = mapped_column(Integer, default=None)
     actual_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
-    # The HTTP status a sync request reports for this failure (400, 502, 503).
-    error_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Whose fault a failure is (backends.errors.FailureKind); the API maps it to a status.
+    error_kind: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

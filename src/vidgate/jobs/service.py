@@ -14,6 +14,7 @@ from typing import Any
 from ssrfguard import Policy
 
 from vidgate.auth.cache import AuthenticatedKey
+from vidgate.backends.base import VideoRequest
 from vidgate.billing.ledger import Shortfall
 from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
 from vidgate.errors import (
@@ -107,17 +108,18 @@ async def submit_generation(
     credits, seconds = spec.price(float(params["duration_seconds"]))
     # before the seed is drawn: a retry may leave it out too
     fingerprint = request_fingerprint(params) if idempotency_key is not None else None
-    input_params = {**params, "model": spec.id}
-    if input_params.get("seed") is None:
-        # a seed only has to differ between jobs, not be secret: the fast generator will do
-        input_params["seed"] = random.getrandbits(32)
+    # a seed only has to differ between jobs, not be secret: the fast generator will do
+    seed = params.get("seed")
+    request = VideoRequest.from_params(
+        {**params, "model": spec.id, "seed": random.getrandbits(32) if seed is None else seed}
+    )
     result = await intake.submit(
         store.NewJob(
             key_id=key.id,
             model=spec.id,
             model_tier=spec.tier,
             provider=provider,
-            input_params=input_params,
+            input_params=request.as_params(),
             credits=credits,
             seconds=seconds,
             max_active_jobs=max_active_jobs,

@@ -15,6 +15,7 @@ from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from vidgate.backends.errors import FailureKind
 from vidgate.billing import ledger
 from vidgate.billing.ledger import Shortfall
 from vidgate.billing.models import EntryKind
@@ -327,13 +328,11 @@ async def fail(
     *,
     error: str,
     worker_id: str | None = None,
-    error_status: int | None = None,
+    kind: FailureKind = FailureKind.PROVIDER,
 ) -> Job | None:
     """-> failed, releasing the reservation. With a worker id, only if the job is still its own."""
     condition = _owned(job_id, worker_id) if worker_id else _active(job_id)
-    return await _finish_and_release(
-        sessions, job_id, condition, JobStatus.FAILED, error, error_status=error_status
-    )
+    return await _finish_and_release(sessions, job_id, condition, JobStatus.FAILED, error, kind=kind)
 
 
 async def cancel_pending(sessions: Sessions, job_id: str) -> Job | None:
@@ -428,12 +427,12 @@ async def _finish_and_release(
     status: JobStatus,
     error: str | None,
     *,
-    error_status: int | None = None,
+    kind: FailureKind | None = None,
 ) -> Job | None:
     async with sessions() as session, session.begin():
         row = await _finish(
             session, condition, status=status, error_message=error, actual_credits=0,
-            error_status=error_status,
+            error_kind=kind.value if kind is not None else None,
         )
         if row is None:
             return None

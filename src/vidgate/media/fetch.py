@@ -1,8 +1,8 @@
 """Downloading source media (`source_image`, `source_video`) to a local file, within limits.
 
 Where a download may connect is decided by `vidgate.outbound`: the client given here refuses
-private and local addresses before connecting. Every failure is the client's to fix (a 400),
-and the message names the host that failed; a host that was refused and one that did not
+private and local addresses before connecting. Every failure is the client's to fix, and the
+message names the host that failed; a host that was refused and one that did not
 answer read the same, so the answers cannot be used to scan the server's network.
 """
 
@@ -27,10 +27,7 @@ log = logging.getLogger(__name__)
 
 class FetchError(Exception):
     """The source could not be fetched or is unacceptable; the message names the field and
-    the reason. The client sent the source, so it is the client's error: `status` is what a
-    sync request answers with."""
-
-    status = 400
+    the reason. The client sent the source, so the fault is the request's."""
 
 
 def check_source_url(value: str) -> str | None:

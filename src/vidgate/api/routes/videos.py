@@ -8,12 +8,12 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, VideoKey, runtime_of
-from vidgate.api.errors import error_responses
+from vidgate.api.errors import error_responses, failed_job_error
 from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
 from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.models import ApiKey
-from vidgate.errors import BadRequest, Conflict, GatewayTimeout, ServiceUnavailable, UpstreamFailed
+from vidgate.errors import Conflict, GatewayTimeout
 from vidgate.jobs import service
 from vidgate.jobs.models import JobStatus
 from vidgate.runtime import Runtime
@@ -81,7 +81,7 @@ async def _wait_for_video(
     )
     status = JobStatus(job.status)
     if status is JobStatus.FAILED:
-        failure = {400: BadRequest, 503: ServiceUnavailable}.get(job.error_status or 502, UpstreamFailed)
+        failure = failed_job_error(job.error_kind)
         raise failure(f"Video generation failed: {job.error_message}", id=job.id)
     if status is JobStatus.CANCELLED:
         raise Conflict("Video generation was cancelled", id=job.id)

@@ -8,6 +8,7 @@ submit was interrupted (its outcome unknown) is failed instead of submitted a se
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import mimetypes
 import re
@@ -16,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from vidgate.backends.base import Backend, BackendResult, JobContext
-from vidgate.backends.errors import BackendCancelled, BackendError, JobLost
+from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
+from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind, JobLost
 from vidgate.backends.fal.inputs import model_input
 from vidgate.backends.fal.queue import (
     DEFAULT_REST_URL,
@@ -92,8 +93,7 @@ class FalBackend(Backend):
         except FalError as exc:
             if ctx.cancelled.is_set():
                 raise BackendCancelled() from exc
-            status = 400 if isinstance(exc, FalRejected) else 503 if isinstance(exc, FalAccount) else 502
-            raise BackendError(str(exc), status=status) from exc
+            raise BackendError(str(exc), kind=_failure_kind(exc)) from exc
 
     async def abandon(self, state: dict[str, Any]) -> None:
         """Cancel the job's fal request in the background, so fal stops running (and billing)
@@ -134,10 +134,10 @@ class FalBackend(Backend):
             raise BackendError(SUBMIT_INTERRUPTED)
         if ctx.cancelled.is_set():
             raise BackendCancelled()
-        body = model_input(ctx.model, await self._reachable_sources(ctx))
+        body = model_input(await self._reachable_sources(ctx))
         submitted_at = time.time()
         await _save(ctx, {SUBMITTING: True, "submitted_at": submitted_at})
-        handle = await self.queue.submit(ctx.model, body, webhook_url=self.webhook_url)
+        handle = await self.queue.submit(ctx.request.model, body, webhook_url=self.webhook_url)
         try:
             await _save(ctx, {**handle.as_state(), "submitted_at": submitted_at})
         except JobLost:
@@ -152,19 +152,19 @@ class FalBackend(Backend):
         left = started + self.timeout_seconds - time.time()
         return Patience.for_seconds(left, stop=ctx.cancelled)
 
-    async def _reachable_sources(self, ctx: JobContext) -> dict[str, Any]:
+    async def _reachable_sources(self, ctx: JobContext) -> VideoRequest:
         """fal fetches sources by URL: a source that is one of vidgate's own outputs (which fal
         may not be able to reach) or a data: URI is put on fal's CDN first; other URLs go as
         they are."""
-        reachable = dict(ctx.params)
+        reachable: dict[str, str] = {}
         for field in SOURCE_FIELDS:
-            upload = await self._upload_for(field, ctx.params.get(field), ctx)
+            upload = await self._upload_for(field, getattr(ctx.request, field), ctx)
             if upload is not None:
                 data, content_type, file_name = upload
                 reachable[field] = await self.queue.upload(
                     data, content_type=content_type, file_name=file_name
                 )
-        return reachable
+        return dataclasses.replace(ctx.request, **reachable)
 
     async def _upload_for(self, field: str, url: object, ctx: JobContext) -> tuple[bytes, str, str] | None:
         """(bytes, media type, file name) of a source that must go through fal's CDN."""
@@ -172,7 +172,7 @@ class FalBackend(Backend):
             try:
                 data = decode_data_uri(url, field=field, max_bytes=self.max_download_bytes)
             except FetchError as exc:
-                raise BackendError(str(exc), status=exc.status) from exc
+                raise BackendError(str(exc), kind=FailureKind.INPUT) from exc
             content_type = data_uri_media_type(url)
             return data, content_type, f"{field}{mimetypes.guess_extension(content_type) or ''}"
         if not isinstance(url, str) or self.storage is None:
@@ -257,6 +257,12 @@ class FalBackend(Backend):
             video_path=path, width=info.width, height=info.height, fps=info.fps,
             duration_seconds=info.duration_seconds, poster_path=poster,
         )
+
+
+def _failure_kind(error: FalError) -> FailureKind:
+    if isinstance(error, FalRejected):
+        return FailureKind.INPUT
+    return FailureKind.ACCOUNT if isinstance(error, FalAccount) else FailureKind.PROVIDER
 
 
 async def _save(ctx: JobContext, state: dict[str, Any]) -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vidgate.backends.base import VideoRequest
 from vidgate.catalog import CATALOG, ModelSpec
 from vidgate.catalog.models import nearest
 
 Params = dict[str, Any]
-Builder = Callable[[ModelSpec, Params], Params]
+Builder = Callable[[ModelSpec, VideoRequest], Params]
 
 __all__ = ["BUILDERS", "model_input", "nearest"]
 
@@ -25,117 +26,117 @@ _HEIGHTS = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080, "
             "2160p": 2160, "4k": 2160}
 
 
-def _seconds(spec: ModelSpec, params: Params, suffix: str = "") -> str:
-    return f"{int(spec.output_duration(float(params['duration_seconds'])))}{suffix}"
+def _seconds(spec: ModelSpec, request: VideoRequest, suffix: str = "") -> str:
+    return f"{int(spec.output_duration(float(request.duration_seconds)))}{suffix}"
 
 
-def _resolution(params: Params, options: Sequence[str]) -> str:
+def _resolution(request: VideoRequest, options: Sequence[str]) -> str:
     """The model's resolution (as it spells it) nearest the requested one."""
     by_height = {_HEIGHTS[option]: option for option in options}
-    return by_height[int(nearest(_HEIGHTS[params["resolution"]], list(by_height)))]
+    return by_height[int(nearest(_HEIGHTS[request.resolution], list(by_height)))]
 
 
-def _base(params: Params, *, image: bool = False, optimizer: bool = False) -> Params:
-    body: Params = {"prompt": params["prompt"]}
+def _base(request: VideoRequest, *, image: bool = False, optimizer: bool = False) -> Params:
+    body: Params = {"prompt": request.prompt}
     if image:
-        body["image_url"] = params["source_image"]
+        body["image_url"] = request.source_image
     if optimizer:
-        body["prompt_optimizer"] = params["prompt_optimizer"]
+        body["prompt_optimizer"] = request.prompt_optimizer
     return body
 
 
-def _optional(body: Params, params: Params, *names: str) -> Params:
+def _optional(body: Params, request: VideoRequest, *names: str) -> Params:
     for name in names:
-        if params.get(name) is not None:
-            body[name] = params[name]
+        if getattr(request, name) is not None:
+            body[name] = getattr(request, name)
     return body
 
 
-def _minimax(spec: ModelSpec, params: Params) -> Params:
-    return _base(params, optimizer=True)
+def _minimax(spec: ModelSpec, request: VideoRequest) -> Params:
+    return _base(request, optimizer=True)
 
 
-def _minimax_i2v(spec: ModelSpec, params: Params) -> Params:
-    return _base(params, image=True, optimizer=True)
+def _minimax_i2v(spec: ModelSpec, request: VideoRequest) -> Params:
+    return _base(request, image=True, optimizer=True)
 
 
-def _hailuo_02(spec: ModelSpec, params: Params) -> Params:
-    return {**_base(params, optimizer=True), "duration": _seconds(spec, params)}
+def _hailuo_02(spec: ModelSpec, request: VideoRequest) -> Params:
+    return {**_base(request, optimizer=True), "duration": _seconds(spec, request)}
 
 
-def _veo3(spec: ModelSpec, params: Params) -> Params:
+def _veo3(spec: ModelSpec, request: VideoRequest) -> Params:
     body = {
-        **_base(params),
-        "aspect_ratio": params["aspect_ratio"],
-        "duration": _seconds(spec, params, "s"),
-        "resolution": _resolution(params, ("720p", "1080p")),
+        **_base(request),
+        "aspect_ratio": request.aspect_ratio,
+        "duration": _seconds(spec, request, "s"),
+        "resolution": _resolution(request, ("720p", "1080p")),
         "generate_audio": False,  # audio doubles the price and the API has no audio field
     }
-    return _optional(body, params, "negative_prompt", "seed")
+    return _optional(body, request, "negative_prompt", "seed")
 
 
-def _veo2_i2v(spec: ModelSpec, params: Params) -> Params:
-    return {**_base(params, image=True), "duration": _seconds(spec, params, "s")}
+def _veo2_i2v(spec: ModelSpec, request: VideoRequest) -> Params:
+    return {**_base(request, image=True), "duration": _seconds(spec, request, "s")}
 
 
-def _kling_t2v(spec: ModelSpec, params: Params) -> Params:
-    body = {**_base(params), "duration": _seconds(spec, params), "aspect_ratio": params["aspect_ratio"]}
-    return _optional(body, params, "negative_prompt")
+def _kling_t2v(spec: ModelSpec, request: VideoRequest) -> Params:
+    body = {**_base(request), "duration": _seconds(spec, request), "aspect_ratio": request.aspect_ratio}
+    return _optional(body, request, "negative_prompt")
 
 
-def _kling_i2v(spec: ModelSpec, params: Params) -> Params:
-    body = {**_base(params, image=True), "duration": _seconds(spec, params)}
-    return _optional(body, params, "negative_prompt")
+def _kling_i2v(spec: ModelSpec, request: VideoRequest) -> Params:
+    body = {**_base(request, image=True), "duration": _seconds(spec, request)}
+    return _optional(body, request, "negative_prompt")
 
 
-def _pixverse(spec: ModelSpec, params: Params) -> Params:
+def _pixverse(spec: ModelSpec, request: VideoRequest) -> Params:
     body = {
-        **_base(params),
-        "aspect_ratio": params["aspect_ratio"],
-        "duration": _seconds(spec, params),
-        "resolution": _resolution(params, ("360p", "540p", "720p", "1080p")),
+        **_base(request),
+        "aspect_ratio": request.aspect_ratio,
+        "duration": _seconds(spec, request),
+        "resolution": _resolution(request, ("360p", "540p", "720p", "1080p")),
     }
-    return _optional(body, params, "negative_prompt", "seed")
+    return _optional(body, request, "negative_prompt", "seed")
 
 
-def _ltx2_fast(spec: ModelSpec, params: Params) -> Params:
+def _ltx2_fast(spec: ModelSpec, request: VideoRequest) -> Params:
     return {
-        **_base(params),
-        "duration": _seconds(spec, params),
-        "resolution": _resolution(params, ("1080p", "1440p", "2160p")),
+        **_base(request),
+        "duration": _seconds(spec, request),
+        "resolution": _resolution(request, ("1080p", "1440p", "2160p")),
         "aspect_ratio": "16:9",
-        "fps": "50" if params["fps"] == 60 else "25",
+        "fps": "50" if request.fps == 60 else "25",
         "generate_audio": False,
     }
 
 
-def _wan_pro(spec: ModelSpec, params: Params) -> Params:
-    return _optional(_base(params, image=True), params, "seed")
+def _wan_pro(spec: ModelSpec, request: VideoRequest) -> Params:
+    return _optional(_base(request, image=True), request, "seed")
 
 
-def _seedance(spec: ModelSpec, params: Params) -> Params:
+def _seedance(spec: ModelSpec, request: VideoRequest) -> Params:
     body = {
-        **_base(params, image=True),
-        "aspect_ratio": params["aspect_ratio"],
-        "resolution": _resolution(params, ("480p", "720p", "1080p")),
-        "duration": _seconds(spec, params),
+        **_base(request, image=True),
+        "aspect_ratio": request.aspect_ratio,
+        "resolution": _resolution(request, ("480p", "720p", "1080p")),
+        "duration": _seconds(spec, request),
     }
-    return _optional(body, params, "seed")
+    return _optional(body, request, "seed")
 
 
-def _luma_ray2(spec: ModelSpec, params: Params) -> Params:
+def _luma_ray2(spec: ModelSpec, request: VideoRequest) -> Params:
     return {
-        **_base(params),
-        "aspect_ratio": params["aspect_ratio"],
-        "duration": _seconds(spec, params, "s"),
-        "resolution": _resolution(params, ("540p", "720p", "1080p")),
-        "loop": params["loop"],
+        **_base(request),
+        "aspect_ratio": request.aspect_ratio,
+        "duration": _seconds(spec, request, "s"),
+        "resolution": _resolution(request, ("540p", "720p", "1080p")),
+        "loop": request.loop,
     }
 
 
-def _luma_ray2_i2v(spec: ModelSpec, params: Params) -> Params:
+def _luma_ray2_i2v(spec: ModelSpec, request: VideoRequest) -> Params:
     """Only the image-to-video endpoints take an image (a first frame)."""
-    return {**_luma_ray2(spec, params), "image_url": params["source_image"]}
+    return {**_luma_ray2(spec, request), "image_url": request.source_image}
 
 
 BUILDERS: dict[str, Builder] = {
@@ -160,6 +161,6 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def model_input(model_id: str, params: Params) -> Params:
-    """The JSON body fal's queue expects for this model and request."""
-    return BUILDERS[model_id](CATALOG[model_id], params)
+def model_input(request: VideoRequest) -> Params:
+    """The JSON body fal's queue expects for the request's model."""
+    return BUILDERS[request.model](CATALOG[request.model], request)
