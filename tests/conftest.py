@@ -10,7 +10,7 @@ import secrets
 import socket
 import struct
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,22 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from vidgate.api.side import ApiSide
 from vidgate.app import create_app
 from vidgate.auth import service as keys
 from vidgate.auth.models import ApiKey
+from vidgate.backends.registry import PluginFactory, load_plugins
 from vidgate.billing.models import LedgerEntry
+from vidgate.catalog import Catalog
 from vidgate.config import Settings
 from vidgate.jobs.models import Job
-from vidgate.runtime import Runtime
+from vidgate.jobs.store import Sessions
+from vidgate.jobs.worker import WorkerSide
+
+
+def installed_catalog() -> Catalog:
+    """The models of the backend plugins installed (the built-in ones)."""
+    return Catalog(model for plugin in load_plugins(Settings()) for model in plugin.models)
 
 
 def make_png(width: int = 320, height: int = 240) -> bytes:
@@ -67,6 +76,16 @@ def fake_internet(files: dict[str, bytes]) -> httpx.MockTransport:
 
 
 SEED_PORTRAIT_URL = "https://example.com/portrait.jpg"
+
+
+@pytest.fixture(autouse=True)
+def settings_from_the_tests_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings come from what each test gives, not from the environment it runs in (a
+    FAL_KEY there would configure fal for every app), nor from a vidgate.toml."""
+    for name in list(os.environ):
+        if name == "FAL_KEY" or (name.startswith("VIDGATE_") and name != TEST_DATABASE_ENV):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("VIDGATE_CONFIG", str(tmp_path / "no-such-vidgate.toml"))
 
 
 @pytest.fixture
@@ -113,7 +132,6 @@ def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "database_url": None,
-        "fal_key": None,
         "job_lease_seconds": 2.0,
         "workers": 2,
     }
@@ -122,16 +140,29 @@ def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
 
 
 class Harness:
-    """An app with its runtime started, an httpx client on it, and key helpers."""
+    """An app with its services started, an httpx client on it, and key helpers."""
 
     def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
         self.app = app
         self.client = client
 
     @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.app.state.runtime
-        return runtime
+    def api(self) -> ApiSide:
+        api: ApiSide = self.app.state.api
+        return api
+
+    @property
+    def worker(self) -> WorkerSide:
+        worker: WorkerSide = self.app.state.worker
+        return worker
+
+    @property
+    def sessions(self) -> Sessions:
+        return self.api.sessions
+
+    @property
+    def settings(self) -> Settings:
+        return self.api.settings
 
     async def key(
         self,
@@ -142,7 +173,7 @@ class Harness:
         seconds: int = 10_000,
     ) -> str:
         _row, secret = await keys.create_key(
-            self.runtime.sessions,
+            self.sessions,
             name="test",
             scopes=scopes,
             credits=credits,
@@ -172,7 +203,7 @@ class Harness:
             LedgerEntry.id, LedgerEntry.key_id, LedgerEntry.job_id, LedgerEntry.kind,
             LedgerEntry.credits, LedgerEntry.seconds,
         ).order_by(LedgerEntry.id)
-        async with self.runtime.sessions() as session:
+        async with self.sessions() as session:
             return {
                 "keys": [tuple(row) for row in (await session.execute(balances)).all()],
                 "jobs": list((await session.scalars(select(Job.id).order_by(Job.id))).all()),
@@ -225,7 +256,7 @@ async def running_harness(
     transport: httpx.AsyncBaseTransport | None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
-    """An app on `data_dir` with its runtime started. `transport` stands in for the internet
+    """An app on `data_dir` with its services started. `transport` stands in for the internet
     when the server downloads sources; None lets it use the real network stack."""
     settings = settings_for_tests(data_dir, database_url=database_url, **overrides)
     async with serving(settings, transport=transport) as ready:
@@ -234,10 +265,14 @@ async def running_harness(
 
 @contextlib.asynccontextmanager
 async def serving(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    plugins: Sequence[PluginFactory] | None = None,
 ) -> AsyncIterator[Harness]:
-    """An app for `settings` with its runtime started, and a client that calls it in-process."""
-    app = create_app(settings, http_transport=transport)
+    """An app for `settings` (and backend `plugins`: default, those installed) with its
+    services started, and a client that calls it in-process."""
+    app = create_app(settings, plugins=plugins, http_transport=transport)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60

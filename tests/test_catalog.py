@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import Harness, auth
-from vidgate.catalog import CATALOG
+from tests.conftest import Harness, auth, installed_catalog
 
 LTX = "fal-ai/ltx-2/text-to-video/fast"
 PIXVERSE = "fal-ai/pixverse/v5.5/text-to-video"
@@ -14,7 +13,7 @@ GEN = "/api/v1/videos/generations?async=true"
 
 
 def _check(model: str, *, duration: float, resolution: str = "1080p", fps: int = 30) -> None:
-    CATALOG[model].check(mode="text_to_video", duration=duration, resolution=resolution, fps=fps,
+    installed_catalog()[model].check(mode="text_to_video", duration=duration, resolution=resolution, fps=fps,
                          aspect="16:9")
 
 
@@ -85,4 +84,4 @@ async def test_models_show_the_lengths_they_make(harness: Harness) -> None:
 def test_the_seed_price_holds_for_the_default_model() -> None:
     # The default model makes 6 s clips; a 5 s request costs 5 s (billing is capped by the
     # requested length): the seed's 500 credits.
-    assert CATALOG["fal-ai/minimax/video-01"].price(5) == (500, 5)
+    assert installed_catalog()["fal-ai/minimax/video-01"].price(5) == (500, 5)

@@ -1,8 +1,10 @@
-"""The ASGI application: routes under /api/v1, files under /files, errors in one shape."""
+"""The ASGI application: routes under /api/v1 (the backends' own included), files under
+/files, errors in one shape. Its lifespan opens the shared services and starts the API side,
+and, unless told not to, the worker side in the same process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,9 +14,13 @@ from fastapi import APIRouter, FastAPI
 from vidgate import __version__
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import BodySizeLimit
-from vidgate.api.routes import files, jobs, models, quota, videos, webhooks
+from vidgate.api.routes import files, jobs, models, quota, videos
+from vidgate.api.side import ApiSide
+from vidgate.backends.registry import PluginFactory, load_plugins
 from vidgate.config import Settings, load_settings
-from vidgate.runtime import Runtime
+from vidgate.jobs.dispatch import InProcessDispatch
+from vidgate.jobs.worker import WorkerSide
+from vidgate.services import Services
 
 API_PREFIX = "/api/v1"
 
@@ -26,32 +32,36 @@ Errors are `{"error": "..."}`.
 
 
 def create_app(
-    settings: Settings | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings | None = None,
+    *,
+    plugins: Sequence[PluginFactory] | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """Build the app; the runtime (database, workers) starts with the app's lifespan.
-
-    `http_transport` replaces the network for source-media downloads (tests).
-    """
+    """Build the app. `plugins` replaces the backend plugins found installed (tests);
+    `http_transport` replaces the network for source-media downloads (tests)."""
     settings = settings or load_settings()
+    backend_plugins = load_plugins(settings, plugins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings, http_transport=http_transport)
-        app.state.runtime = runtime
+        services = await Services.open(settings, backend_plugins)
+        dispatch = InProcessDispatch(services.events)
+        app.state.api = ApiSide.start(services, dispatch)
+        app.state.worker = await WorkerSide.start_embedded(services, dispatch, http_transport=http_transport)
         try:
             yield
         finally:
-            await runtime.stop()
+            await app.state.api.stop()
+            await app.state.worker.stop()
+            await services.close()
 
-    app = FastAPI(
-        title="vidgate",
-        version=__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="vidgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (videos, jobs, models, quota, webhooks):
+    for module in (videos, jobs, models, quota):
         api.include_router(module.router)
+    for plugin in backend_plugins:
+        if plugin.router is not None:
+            api.include_router(plugin.router)
     app.include_router(api)
     app.include_router(files.router)
     install_error_handlers(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,20 @@ from vidgate.media.limits import DEFAULT_MAX_SOURCE_PIXELS, DEFAULT_MAX_SOURCE_S
 
 def _toml_path() -> Path:
     return Path(os.environ.get("VIDGATE_CONFIG", "vidgate.toml"))
+
+
+class TomlTable(TomlConfigSettingsSource):
+    """Settings from `vidgate.toml` (or `VIDGATE_CONFIG`): its top level for the server's own,
+    a table of its own for each backend's (`[fal]`); a table the file does not have is empty."""
+
+    def __init__(self, settings_cls: type[BaseSettings], table: str | None = None) -> None:
+        path = _toml_path()
+        found = table is None or (path.is_file() and isinstance(tomllib.loads(path.read_text()).get(table), dict))
+        super().__init__(
+            settings_cls,
+            toml_file=path if found else None,
+            toml_table_header=(table,) if table is not None and found else (),
+        )
 
 
 class Settings(BaseSettings):
@@ -48,32 +63,6 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, description="Port `vidgate serve` listens on.")
     workers: int = Field(
         default=2, ge=1, le=64, description="Jobs rendered at the same time by this server process."
-    )
-    fal_key: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("FAL_KEY", "VIDGATE_FAL_KEY", "fal_key"),
-        description="fal.ai API key; without it, live keys cannot use fal models.",
-    )
-    fal_queue_url: str = Field(
-        default="https://queue.fal.run",
-        description="fal's queue API; tests point it at a local fake.",
-    )
-    fal_rest_url: str = Field(
-        default="https://rest.fal.ai",
-        description="fal's REST API, for uploads to its CDN.",
-    )
-    fal_poll_seconds: float = Field(
-        default=0.5, gt=0, description="First wait between fal status polls (it backs off to 5 s)."
-    )
-    fal_timeout_seconds: float = Field(
-        default=3600.0,
-        gt=0,
-        description="A fal request not finished this long after its submit is cancelled at fal "
-        "and its job failed (reservation released).",
-    )
-    fal_jwks_url: str = Field(
-        default="https://rest.alpha.fal.ai/.well-known/jwks.json",
-        description="Where fal publishes the keys that sign its webhooks.",
     )
     job_lease_seconds: float = Field(
         default=30.0,
@@ -135,8 +124,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path())
-        return (init_settings, env_settings, toml)
+        return (init_settings, env_settings, TomlTable(settings_cls))
 
     @field_validator("source_allowed_networks", mode="before")
     @classmethod

@@ -14,7 +14,7 @@ async def link(harness: Harness, tmp_path) -> str:  # type: ignore[no-untyped-de
     """The URL path of a stored output (no render needed: storage serves any file)."""
     source = tmp_path / "video.mp4"
     source.write_bytes(CONTENT)
-    storage = harness.runtime.storage
+    storage = harness.api.storage
     key = (await storage.put("job_files_test", {"video.mp4": source}))["video.mp4"]
     return storage.link(key).url
 

@@ -275,7 +275,7 @@ async def test_openapi_documents_the_routes(harness: Harness) -> None:
 
 
 async def test_sync_request_that_waits_too_long_is_a_504_and_the_job_goes_on(harness: Harness) -> None:
-    harness.runtime.settings.sync_timeout_seconds = 0.3
+    harness.settings.sync_timeout_seconds = 0.3
     key = await harness.key()
     body = {"prompt": "slow", "model": "vidgate/local", "duration_seconds": 20, "resolution": "1080p"}
     response = await harness.client.post(GEN, json=body, headers=auth(key))

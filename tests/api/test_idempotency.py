@@ -25,7 +25,7 @@ def headers(key: str, idempotency_key: str) -> dict[str, str]:
 
 
 async def reservations(harness: Harness, key: str) -> int:
-    async with harness.runtime.sessions() as session:
+    async with harness.sessions() as session:
         key_id = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
         count = await session.scalar(
             select(func.count()).select_from(LedgerEntry).where(
@@ -126,14 +126,14 @@ async def test_two_writers_racing_on_one_key_make_one_job(harness: Harness) -> N
     """Two transactions that both look before either inserts (two servers on one database):
     the unique index stops the second insert, and its retry finds the first job."""
     key = await harness.key()
-    async with harness.runtime.sessions() as session:
+    async with harness.sessions() as session:
         key_id = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
     new = store.NewJob(
-        key_id=str(key_id), model="vidgate/local", model_tier="local", provider="local",
+        key_id=str(key_id), model="vidgate/local", model_tier="local", provider="local", lane="local",
         input_params={"prompt": "p"}, credits=10, seconds=1, max_active_jobs=100,
         idempotency_key="race", request_fingerprint="f" * 64,
     )
-    results = await asyncio.gather(*(store.submit(harness.runtime.sessions, new) for _ in range(4)))
+    results = await asyncio.gather(*(store.submit(harness.sessions, new) for _ in range(4)))
     made = [result for result in results if isinstance(result, store.Job)]
     replayed = [result for result in results if isinstance(result, store.Replayed)]
     assert len(made) == 1 and len(replayed) == 3

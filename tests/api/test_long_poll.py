@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import Harness, auth
 from tests.fal_fake import render_mp4
 from vidgate.backends import Backend, BackendResult, JobContext
+from vidgate.jobs.events import EventKind
 
 GEN = "/api/v1/videos/generations?async=true"
 # Generous: a woken long-poll answers in milliseconds; a sleep loop of a second would not.
@@ -36,7 +37,7 @@ class Gated(Backend):
 async def running_job(harness: Harness) -> tuple[Gated, str, str]:
     """(backend, key, job id) for a job held in processing by the backend."""
     backend = Gated()
-    harness.runtime.backends["local"] = backend
+    harness.worker.backends["local"] = backend
     key = await harness.key()
     response = await harness.client.post(GEN, json={"prompt": "p", "duration_seconds": 1}, headers=auth(key))
     await asyncio.wait_for(backend.started.wait(), 30)
@@ -47,7 +48,7 @@ async def test_a_held_poll_returns_as_soon_as_the_job_ends(
     harness: Harness, running_job: tuple[Gated, str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend, key, job_id = running_job
-    events = harness.runtime.events
+    events = harness.api.events
     loop = asyncio.get_running_loop()
     subscribed, ended_at = asyncio.Event(), []
 
@@ -57,13 +58,13 @@ async def test_a_held_poll_returns_as_soon_as_the_job_ends(
             subscribed.set()
         return future
 
-    def job_changed(changed: str) -> None:
-        if changed == job_id:
+    def deliver(kind: EventKind, changed: str) -> None:
+        if kind is EventKind.CHANGED and changed == job_id:
             ended_at.append(loop.time())
-        type(events).job_changed(events, changed)
+        type(events).deliver(events, kind, changed)
 
     monkeypatch.setattr(events, "subscribe", subscribe)
-    monkeypatch.setattr(events, "job_changed", job_changed)
+    monkeypatch.setattr(events, "deliver", deliver)
     poll = asyncio.create_task(harness.client.get(f"/api/v1/jobs/{job_id}?poll=true", headers=auth(key)))
     await asyncio.wait_for(subscribed.wait(), 30)  # the request is waiting on the job
     assert not poll.done()
@@ -80,7 +81,7 @@ async def test_a_poll_that_times_out_returns_the_running_job(
     harness: Harness, running_job: tuple[Gated, str, str]
 ) -> None:
     backend, key, job_id = running_job
-    harness.runtime.settings.poll_timeout_seconds = 0.3
+    harness.settings.poll_timeout_seconds = 0.3
     loop = asyncio.get_running_loop()
     started = loop.time()
     response = await harness.client.get(f"/api/v1/jobs/{job_id}?poll=true", headers=auth(key))

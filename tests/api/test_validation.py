@@ -172,9 +172,9 @@ async def test_revoked_key_is_401_and_changes_nothing(harness: Harness) -> None:
     from vidgate.auth.models import ApiKey
 
     key = await harness.key()
-    async with harness.runtime.sessions() as session:
+    async with harness.sessions() as session:
         key_id = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
-    assert await keys.revoke_key(harness.runtime.sessions, key_id)
+    assert await keys.revoke_key(harness.sessions, key_id)
     before = await harness.stored_state()
     response = await harness.client.post(URL, json=OK, headers=auth(key))
     assert response.status_code == 401

@@ -34,7 +34,6 @@ def fake_fal() -> Iterator[FakeFal]:
 
 @pytest.fixture
 async def fal(tmp_path: Path, fake_fal: FakeFal, database_url: str | None) -> AsyncIterator[tuple[Harness, FakeFal]]:
-    settings = settings_for_tests(tmp_path / "data", database_url=database_url, fal_key=FAL_KEY,
-                                  fal_queue_url=fake_fal.base_url)
+    settings = settings_for_tests(tmp_path / "data", database_url=database_url)
     async with serving_fal(settings, fake_fal) as harness:
         yield harness, fake_fal

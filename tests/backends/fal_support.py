@@ -9,7 +9,10 @@ from typing import Any
 
 from tests.conftest import Harness, auth, serving
 from tests.fal_fake import FakeFal
-from vidgate.backends.fal import FalBackend
+from vidgate.backends import local
+from vidgate.backends.fal import FalBackend, FalSettings
+from vidgate.backends.fal import plugin as fal_plugin
+from vidgate.backends.registry import PluginFactory
 from vidgate.config import Settings
 from vidgate.jobs import store
 
@@ -18,22 +21,34 @@ GEN = "/api/v1/videos/generations"
 
 
 def fast_fal(harness: Harness, fake: FakeFal, **overrides: Any) -> FalBackend:
-    """Serve fal jobs through a backend that polls the fake every 50 ms instead of fal's
-    half second."""
+    """Serve fal jobs through a backend built here (with `overrides`: its HTTP client, its
+    deadline...) that polls the fake every 50 ms."""
     options: dict[str, Any] = {
         "key": FAL_KEY, "queue_url": fake.base_url, "max_download_bytes": 10**8,
-        "poll_first_seconds": 0.05, "rest_url": fake.base_url, "storage": harness.runtime.storage,
+        "poll_first_seconds": 0.05, "rest_url": fake.base_url, "storage": harness.api.storage,
     }
     backend = FalBackend(**{**options, **overrides})
-    harness.runtime.backends["fal"] = backend
+    harness.worker.backends["fal"] = backend
     return backend
 
 
+def fal_settings(fake: FakeFal, **overrides: Any) -> FalSettings:
+    """fal's settings for talking to `fake`, polled every 50 ms instead of fal's half second."""
+    values: dict[str, Any] = {"key": FAL_KEY, "queue_url": fake.base_url, "rest_url": fake.base_url,
+                              "poll_seconds": 0.05, **overrides}
+    return FalSettings(**values)
+
+
+def fal_plugins(fake: FakeFal, **overrides: Any) -> list[PluginFactory]:
+    """The local engine and fal, fal's requests going to `fake` (with settings `overrides`)."""
+    fal = fal_settings(fake, **overrides)
+    return [local.plugin, lambda settings: fal_plugin(settings, fal)]
+
+
 @contextlib.asynccontextmanager
-async def serving_fal(settings: Settings, fake: FakeFal) -> AsyncIterator[Harness]:
-    """An app for `settings` whose fal jobs go to `fake`, polled every 50 ms."""
-    async with serving(settings) as harness:
-        fast_fal(harness, fake)
+async def serving_fal(settings: Settings, fake: FakeFal, **overrides: Any) -> AsyncIterator[Harness]:
+    """An app for `settings` whose fal jobs go to `fake` (fal's settings: `overrides`)."""
+    async with serving(settings, plugins=fal_plugins(fake, **overrides)) as harness:
         yield harness
 
 
@@ -70,6 +85,6 @@ async def wait_for(condition: Callable[[], Any], *, timeout: float = 20.0) -> An
 
 async def stored_request(harness: Harness, job_id: str) -> dict[str, Any] | None:
     """The fal request stored with the job, once its submit has been answered."""
-    job = await store.get(harness.runtime.sessions, job_id)
+    job = await store.get(harness.sessions, job_id)
     state = job.provider_state if job is not None else None
     return state if state and "request_id" in state else None

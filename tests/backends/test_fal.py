@@ -147,10 +147,8 @@ EXPECTED_SECOND: dict[str, dict[str, Any]] = {
 }
 
 
-def _fal_settings(tmp_path: Path, fake: FakeFal, database_url: str | None, **overrides: Any) -> Settings:
-    return settings_for_tests(tmp_path / "data", database_url=database_url, fal_key=FAL_KEY,
-                              fal_queue_url=fake.base_url, fal_rest_url=fake.base_url,
-                              fal_poll_seconds=0.05, **overrides)
+def _fal_settings(tmp_path: Path, database_url: str | None, **overrides: Any) -> Settings:
+    return settings_for_tests(tmp_path / "data", database_url=database_url, **overrides)
 
 
 async def _nothing_charged(harness: Harness, key: str) -> None:
@@ -471,7 +469,7 @@ async def test_a_data_uri_source_goes_through_fals_cdn_with_one_token(fal: tuple
 async def test_an_expired_cdn_token_is_not_reused(fal: tuple[Harness, FakeFal]) -> None:
     harness, fake = fal
     fake.token_expires_at = "2000-01-01T00:00:00Z"
-    backend = harness.runtime.backends["fal"]
+    backend = harness.worker.backends["fal"]
     assert isinstance(backend, FalBackend)
     for _ in range(2):
         await backend.queue.upload(b"x", content_type="image/png", file_name="x.png")
@@ -493,7 +491,7 @@ async def test_a_restart_resumes_without_a_second_submit(
     tmp_path: Path, fake_fal: FakeFal, database_url: str | None
 ) -> None:
     fake_fal.polls_in_progress = 10_000
-    settings = _fal_settings(tmp_path, fake_fal, database_url)
+    settings = _fal_settings(tmp_path, database_url)
     async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         job_id = await submit_job(harness, key, {"prompt": "a", "model": "fal-ai/veo3"})
@@ -509,7 +507,7 @@ async def test_a_job_stopped_mid_submit_is_failed_not_submitted_again(
     tmp_path: Path, fake_fal: FakeFal, database_url: str | None
 ) -> None:
     fake_fal.slow_submit_seconds = 2.0  # fal has the submit, vidgate stops before the answer
-    settings = _fal_settings(tmp_path, fake_fal, database_url)
+    settings = _fal_settings(tmp_path, database_url)
     async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         job_id = await submit_job(harness, key, {"prompt": "a", "model": MINIMAX})
@@ -526,7 +524,7 @@ async def test_cancelling_a_waiting_job_that_holds_a_fal_request_cancels_it_at_f
     tmp_path: Path, fake_fal: FakeFal, database_url: str | None
 ) -> None:
     fake_fal.polls_in_progress = 10**6
-    settings = _fal_settings(tmp_path, fake_fal, database_url)
+    settings = _fal_settings(tmp_path, database_url)
     async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         first, waiting = [await submit_job(harness, key, {"prompt": p, "model": MINIMAX}) for p in "ab"]
@@ -534,7 +532,7 @@ async def test_cancelling_a_waiting_job_that_holds_a_fal_request_cancels_it_at_f
             await wait_for(lambda job_id=job_id: stored_request(harness, job_id))
     # Back after a graceful shutdown with one worker: it resumes the first job, and the
     # second waits, with its fal request still running.
-    async with serving_fal(settings.model_copy(update={"workers": 1}), fake_fal) as harness:
+    async with serving_fal(settings, fake_fal, concurrency=1) as harness:
         request = await stored_request(harness, waiting)
         assert request is not None
         response = await harness.client.post(f"/api/v1/jobs/{waiting}/cancel", headers=auth(key))
@@ -549,7 +547,7 @@ async def test_a_crashed_job_that_will_not_run_again_has_its_fal_request_cancell
     tmp_path: Path, fake_fal: FakeFal, database_url: str | None, cancel_requested: bool
 ) -> None:
     fake_fal.polls_in_progress = 10**6
-    settings = _fal_settings(tmp_path, fake_fal, database_url, job_max_attempts=1)
+    settings = _fal_settings(tmp_path, database_url, job_max_attempts=1)
     async with serving_fal(settings, fake_fal) as harness:
         key = await harness.key(sandbox=False)
         job_id = await submit_job(harness, key, {"prompt": "a", "model": MINIMAX})
@@ -559,7 +557,7 @@ async def test_a_crashed_job_that_will_not_run_again_has_its_fal_request_cancell
     async with create_sessionmaker(engine).begin() as session:
         await session.execute(update(Job).where(Job.id == job_id).values(
             status="processing", worker_id="worker_gone", lease_expires_at=utcnow() - timedelta(minutes=1),
-            attempts=1, cancel_requested=cancel_requested))
+            attempts=1, requeues=0, cancel_requested=cancel_requested))
     await engine.dispose()
     async with serving_fal(settings, fake_fal) as harness:
         job = await finished_job(harness, key, job_id)

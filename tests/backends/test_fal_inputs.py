@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import installed_catalog
 from vidgate.backends.base import VideoRequest
 from vidgate.backends.fal.inputs import BUILDERS, model_input, nearest
-from vidgate.catalog import CATALOG
 
-FAL_MODELS = sorted(m.id for m in CATALOG.values() if m.provider == "fal")
+FAL_MODELS = sorted(m.id for m in installed_catalog() if m.provider == "fal")
 IMAGE = "https://example.com/a.png"
 COMMON = {"prompt": "p", "duration_seconds": 5, "resolution": "720p", "fps": 30, "aspect_ratio": "16:9",
           "source_video": None, "negative_prompt": "blurry", "seed": 11, "prompt_optimizer": True,
@@ -30,7 +30,7 @@ def fal_body(model: str, params: dict) -> dict:
 
 
 def _base(model: str) -> dict:
-    return BASE[CATALOG[model].modes[0]]
+    return BASE[installed_catalog()[model].modes[0]]
 
 
 def test_every_fal_model_has_a_builder() -> None:
@@ -39,7 +39,7 @@ def test_every_fal_model_has_a_builder() -> None:
 
 @pytest.mark.parametrize("model", FAL_MODELS)
 def test_ignored_parameters_do_not_reach_the_model(model: str) -> None:
-    spec = CATALOG[model]
+    spec = installed_catalog()[model]
     base = _base(model)
     body = fal_body(model, base)
     for name in spec.ignores:
@@ -52,7 +52,7 @@ def test_ignored_parameters_do_not_reach_the_model(model: str) -> None:
 
 @pytest.mark.parametrize("model", FAL_MODELS)
 def test_only_image_to_video_endpoints_get_an_image(model: str) -> None:
-    image_to_video = CATALOG[model].modes == ("image_to_video",)
+    image_to_video = installed_catalog()[model].modes == ("image_to_video",)
     # A stray source_image on a text-to-video request must not reach a model that has no
     # image field (its schema may refuse it).
     body = fal_body(model, {**_base(model), "source_image": IMAGE})
@@ -63,7 +63,7 @@ def test_only_image_to_video_endpoints_get_an_image(model: str) -> None:
 
 @pytest.mark.parametrize("model", FAL_MODELS)
 def test_the_length_sent_is_the_one_the_catalog_says_the_model_makes(model: str) -> None:
-    spec = CATALOG[model]
+    spec = installed_catalog()[model]
     assert spec.output_durations, f"{model} must say which lengths it makes"
     for requested in range(1, int(spec.max_duration) + 1):
         body = fal_body(model, {**_base(model), "duration_seconds": requested})

@@ -7,22 +7,29 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from tests.backends.fal_support import FAL_KEY, fast_fal, finished_job, wait_for
-from tests.conftest import Harness, auth, serving, settings_for_tests
+from tests.backends.fal_support import FAL_KEY, fal_settings, fast_fal, finished_job, serving_fal, wait_for
+from tests.conftest import Harness, auth, settings_for_tests
 from tests.fal_fake import FakeFal
+from tests.live_server import serve_in_thread
 from vidgate.app import create_app
+from vidgate.backends import local
 from vidgate.backends.fal import FalBackend, webhooks
+from vidgate.backends.fal import plugin as fal_plugin
 
 PUBLIC_URL = "https://videos.example.com"
-JWKS_URL = "https://jwks.test/.well-known/jwks.json"
 SIGNING_KEY = Ed25519PrivateKey.generate()
 
 
@@ -33,19 +40,27 @@ def _jwks(key: Ed25519PrivateKey) -> dict:
 
 
 class Jwks:
-    """fal's JWKS endpoint, as the tests want it: the key it publishes, or a failure."""
+    """fal's JWKS endpoint, served on loopback as the tests want it: the key it publishes,
+    or a failure."""
 
     def __init__(self) -> None:
         self.key = SIGNING_KEY
         self.answer: httpx.Response | None = None  # instead of the keys, when set
         self.fetches = 0
+        self.url = ""
 
-    def transport(self) -> httpx.MockTransport:
-        def handler(request: httpx.Request) -> httpx.Response:
-            self.fetches += 1
-            return self.answer or httpx.Response(200, json=_jwks(self.key))
+    async def serve(self, request: Request) -> Response:
+        self.fetches += 1
+        if self.answer is None:
+            return JSONResponse(_jwks(self.key))
+        return Response(self.answer.content, status_code=self.answer.status_code,
+                        media_type=self.answer.headers.get("content-type"))
 
-        return httpx.MockTransport(handler)
+    @contextmanager
+    def running(self) -> Iterator[Jwks]:
+        with serve_in_thread(Starlette(routes=[Route("/.well-known/jwks.json", self.serve)])) as base:
+            self.url = f"{base}/.well-known/jwks.json"
+            yield self
 
 
 def signed(request_id: str, body: bytes, *, key: Ed25519PrivateKey = SIGNING_KEY,
@@ -57,25 +72,21 @@ def signed(request_id: str, body: bytes, *, key: Ed25519PrivateKey = SIGNING_KEY
             "Content-Type": "application/json"}
 
 
-def _webhook_backend(harness: Harness, fake: FakeFal, jwks: Jwks, *, poll_seconds: float) -> FalBackend:
-    return fast_fal(harness, fake, poll_first_seconds=poll_seconds, jwks_url=JWKS_URL,
-                    webhook_url=f"{PUBLIC_URL}/api/v1/webhooks/fal",
-                    http=httpx.AsyncClient(mounts={"https://jwks.test": jwks.transport()}))
+def _webhook_backend(harness: Harness, fake: FakeFal, *, poll_seconds: float) -> FalBackend:
+    return fast_fal(harness, fake, poll_first_seconds=poll_seconds,
+                    webhook_url=f"{PUBLIC_URL}/api/v1/webhooks/fal")
 
 
 @pytest.fixture
 async def fal_with_webhooks(
     tmp_path: Path, fake_fal: FakeFal, database_url: str | None
 ) -> AsyncIterator[tuple[Harness, FakeFal, Jwks]]:
-    settings = settings_for_tests(tmp_path / "data", database_url=database_url, fal_key=FAL_KEY,
-                                  fal_queue_url=fake_fal.base_url, public_url=PUBLIC_URL,
-                                  fal_jwks_url=JWKS_URL)
+    settings = settings_for_tests(tmp_path / "data", database_url=database_url, public_url=PUBLIC_URL)
     fake_fal.deliver_webhooks = False  # the tests send the webhooks; PUBLIC_URL is not served
-    jwks = Jwks()
-    async with serving(settings) as harness:
+    with Jwks().running() as jwks:
         # Polls every 30 s: within a test, only the webhook can finish the job quickly.
-        _webhook_backend(harness, fake_fal, jwks, poll_seconds=30)
-        yield harness, fake_fal, jwks
+        async with serving_fal(settings, fake_fal, poll_seconds=30, jwks_url=jwks.url) as harness:
+            yield harness, fake_fal, jwks
 
 
 Fal = tuple[Harness, FakeFal, Jwks]
@@ -183,7 +194,7 @@ async def test_keys_that_cannot_be_fetched_answer_503_and_polling_still_complete
 ) -> None:
     harness, fake, jwks = fal_with_webhooks
     jwks.answer = answer
-    _webhook_backend(harness, fake, jwks, poll_seconds=0.05)
+    _webhook_backend(harness, fake, poll_seconds=0.05)
     key = await harness.key(sandbox=False)
     job_id, request_id = await _submitted(harness, fake, key)
     response = await _deliver(harness, request_id, _ok(request_id))
@@ -214,7 +225,7 @@ async def test_an_error_webhook_fails_the_job_at_once_with_fals_message(fal_with
 
 async def test_a_webhook_racing_a_poll_completes_the_job_exactly_once(fal_with_webhooks: Fal) -> None:
     harness, fake, _jwks = fal_with_webhooks
-    _webhook_backend(harness, fake, _jwks, poll_seconds=0.01)  # polls as fast as it can
+    _webhook_backend(harness, fake, poll_seconds=0.01)  # polls as fast as it can
     key = await harness.key(sandbox=False)
     job_id, request_id = await _submitted(harness, fake, key)
     fake.finish(request_id)
@@ -247,11 +258,11 @@ def test_the_fake_fals_own_webhook_completes_a_job_on_a_real_server(tmp_path: Pa
     with serve_in_thread(fake.app) as fal_url:
         fake.base_url = fal_url
         public = f"http://127.0.0.1:{port}"
-        settings = settings_for_tests(tmp_path / "data", fal_key=FAL_KEY, fal_queue_url=fal_url,
-                                      fal_rest_url=fal_url, fal_jwks_url=f"{fal_url}/.well-known/jwks.json",
-                                      public_url=public, fal_poll_seconds=30)
+        settings = settings_for_tests(tmp_path / "data", public_url=public)
+        fal = fal_settings(fake, jwks_url=f"{fal_url}/.well-known/jwks.json", poll_seconds=30)
         key = asyncio.run(_sandbox_key(settings, sandbox=False))
-        with serve_in_thread(create_app(settings), port=port):
+        app = create_app(settings, plugins=[local.plugin, lambda core: fal_plugin(core, fal)])
+        with serve_in_thread(app, port=port):
             headers = {"Authorization": f"Bearer {key}"}
             job_id = requests.post(f"{public}/api/v1/videos/generations?async=true",
                                    json={"prompt": "a", "model": "fal-ai/veo3"}, headers=headers,

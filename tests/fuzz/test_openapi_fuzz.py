@@ -68,7 +68,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     )
     app = create_app(settings)
     with serve_in_thread(app) as base:
-        app.state.runtime.backends["local"] = InstantBackend()
+        app.state.worker.backends["local"] = InstantBackend()
         yield base, key
 
 

@@ -38,7 +38,7 @@ async def test_fifty_concurrent_submissions_against_ten_affordable(harness: Harn
     assert statuses.count(200) == 10
     assert statuses.count(402) == 40
 
-    async with harness.runtime.sessions() as session:
+    async with harness.sessions() as session:
         row = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
         assert row is not None
         assert row.credits_remaining == 0
@@ -61,8 +61,8 @@ async def test_fifty_concurrent_submissions_against_ten_affordable(harness: Harn
 
 
 async def test_active_jobs_cap_is_a_429_and_changes_nothing(harness: Harness) -> None:
-    harness.runtime.settings.max_active_jobs_per_key = 3
-    harness.runtime.settings.workers = 1
+    harness.settings.max_active_jobs_per_key = 3
+    harness.settings.workers = 1
     key = await harness.key()
     body = {"prompt": "long", "model": "vidgate/local", "duration_seconds": 30}
     statuses = [
@@ -103,7 +103,7 @@ async def test_fifty_reservations_over_separate_connections_accept_exactly_ten(
     key, _secret = await keys.create_key(
         servers[0], name="race", scopes=["video"], credits=1_000, video_seconds=1_000, sandbox=True
     )
-    new = store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic", provider="local",
+    new = store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic", provider="local", lane="local",
                        input_params={}, credits=100, seconds=1, max_active_jobs=1_000)
     lowest: list[int] = []
     submitting = True

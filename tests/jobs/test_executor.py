@@ -41,7 +41,7 @@ async def _job(harness: Harness, key: str, job_id: str) -> dict:
 
 
 async def test_unexpected_backend_error_fails_the_job_and_releases(harness: Harness) -> None:
-    harness.runtime.backends["local"] = Exploding()
+    harness.worker.backends["local"] = Exploding()
     key = await harness.key()
     job_id = (await harness.client.post(GEN, json={"prompt": "p", "duration_seconds": 1},
                                         headers=auth(key))).json()["id"]
@@ -53,7 +53,7 @@ async def test_unexpected_backend_error_fails_the_job_and_releases(harness: Harn
 
 async def test_progress_rises_while_the_job_runs(harness: Harness) -> None:
     backend = Stepping()
-    harness.runtime.backends["local"] = backend
+    harness.worker.backends["local"] = backend
     key = await harness.key()
     job_id = (await harness.client.post(GEN, json={"prompt": "p", "duration_seconds": 1},
                                         headers=auth(key))).json()["id"]

@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import Harness, auth
 from vidgate.backends import Backend, BackendResult, JobContext
 from vidgate.jobs import dispatcher as dispatcher_module
+from vidgate.jobs.dispatch import InProcessDispatch
 from vidgate.jobs.dispatcher import Dispatcher
 from vidgate.jobs.events import JobEvents
 
@@ -16,10 +17,10 @@ STOP_WITHIN_SECONDS = 5
 
 
 async def test_a_worker_stops_when_work_arrives_in_the_same_instant() -> None:
-    events = JobEvents()
-    waiting = asyncio.create_task(events.wait_for_work(60))
+    dispatch = InProcessDispatch(JobEvents())
+    waiting = asyncio.create_task(dispatch.wait_for_work("local", 60))
     await asyncio.sleep(0.01)
-    events.work_submitted()
+    dispatch._work["local"].set()  # what submitted() does for a job on that lane
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(waiting, STOP_WITHIN_SECONDS)
@@ -38,11 +39,8 @@ async def test_workers_stop_when_a_cancelled_query_surfaces_as_a_driver_error(
             raise ConnectionError("unexpected connection_lost() call") from None
 
     monkeypatch.setattr(dispatcher_module.store, "claim_next", claim_that_breaks_on_cancel)
-    runtime = harness.runtime
-    workers = Dispatcher(
-        executor=runtime.executor, sessions=runtime.sessions, events=runtime.events,
-        settings=runtime.settings,
-    )
+    worker = harness.worker
+    workers = Dispatcher(executor=worker.executor, dispatch=worker.dispatcher.dispatch, lanes={"local": 2})
     await workers.start()
     await asyncio.wait_for(in_query.wait(), STOP_WITHIN_SECONDS)
     await asyncio.wait_for(workers.stop(), STOP_WITHIN_SECONDS)
@@ -69,7 +67,7 @@ async def test_a_job_stopped_by_shutdown_goes_back_to_the_queue_even_if_its_back
     harness: Harness,
 ) -> None:
     backend = BreaksOnCancel()
-    harness.runtime.backends["local"] = backend
+    harness.worker.backends["local"] = backend
     key = await harness.key()
     response = await harness.client.post(
         "/api/v1/videos/generations?async=true", json={"prompt": "p", "duration_seconds": 1},
@@ -77,7 +75,7 @@ async def test_a_job_stopped_by_shutdown_goes_back_to_the_queue_even_if_its_back
     )
     job_id = response.json()["id"]
     await asyncio.wait_for(backend.started.wait(), STOP_WITHIN_SECONDS)
-    await asyncio.wait_for(harness.runtime.dispatcher.stop(), STOP_WITHIN_SECONDS)
+    await asyncio.wait_for(harness.worker.dispatcher.stop(), STOP_WITHIN_SECONDS)
     job = (await harness.client.get(f"/api/v1/jobs/{job_id}", headers=auth(key))).json()
     assert job["status"] == "pending"  # not failed: the next start runs it
     assert job["errorMessage"] is None

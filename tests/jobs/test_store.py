@@ -35,7 +35,7 @@ async def _key_and_job(sessions: store.Sessions) -> tuple[ApiKey, Job]:
     )
     job = await store.submit(
         sessions,
-        store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic", provider="local",
+        store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic", provider="local", lane="local",
                      input_params={}, credits=300, seconds=3, max_active_jobs=10),
     )
     assert isinstance(job, Job)
@@ -57,33 +57,33 @@ async def _ledger(sessions: store.Sessions, job_id: str) -> list[str]:
 async def test_complete_settles_once(sessions: store.Sessions) -> None:
     key, job = await _key_and_job(sessions)
     assert await _balances(sessions, key.id) == (0, 300, 0, 3)
-    claimed = await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
+    claimed = await store.claim_next(sessions, lanes=["local"], worker_id="w1", lease_seconds=30)
     assert claimed is not None and claimed.id == job.id and claimed.attempts == 1
-    assert await store.claim_next(sessions, worker_id="w2", lease_seconds=30) is None
-    done = await store.complete(sessions, job.id, worker_id="w1", output_data={"video": {}}, charged=(200, 2))
+    assert await store.claim_next(sessions, lanes=["local"], worker_id="w2", lease_seconds=30) is None
+    done = await store.complete(sessions, job.id, attempt=1, output_data={"video": {}}, charged=(200, 2))
     assert done is not None and done.status == "completed" and done.actual_credits == 200
     # A replay of the same completion, a late failure and a cancel change nothing.
-    assert await store.complete(sessions, job.id, worker_id="w1", output_data={}, charged=(300, 3)) is None
+    assert await store.complete(sessions, job.id, attempt=1, output_data={}, charged=(300, 3)) is None
     assert await store.fail(sessions, job.id, error="late") is None
     assert await store.cancel_pending(sessions, job.id) is None
-    assert await store.cancel_running(sessions, job.id, worker_id="w1") is None
+    assert await store.cancel_running(sessions, job.id, attempt=1) is None
     assert await _balances(sessions, key.id) == (200, 0, 2, 0)
     assert await _ledger(sessions, job.id) == ["reserve", "settle"]
 
 
 async def test_charge_never_exceeds_the_reservation(sessions: store.Sessions) -> None:
     key, job = await _key_and_job(sessions)
-    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
-    done = await store.complete(sessions, job.id, worker_id="w1", output_data={}, charged=(900, 9))
+    await store.claim_next(sessions, lanes=["local"], worker_id="w1", lease_seconds=30)
+    done = await store.complete(sessions, job.id, attempt=1, output_data={}, charged=(900, 9))
     assert done is not None and done.actual_credits == 300 and done.actual_seconds == 3
     assert await _balances(sessions, key.id) == (300, 0, 3, 0)
 
 
 async def test_failure_releases_once(sessions: store.Sessions) -> None:
     key, job = await _key_and_job(sessions)
-    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
-    assert await store.fail(sessions, job.id, error="boom", worker_id="w2") is None  # not its job
-    failed = await store.fail(sessions, job.id, error="boom", worker_id="w1")
+    await store.claim_next(sessions, lanes=["local"], worker_id="w1", lease_seconds=30)
+    assert await store.fail(sessions, job.id, error="boom", attempt=2) is None  # not its job
+    failed = await store.fail(sessions, job.id, error="boom", attempt=1)
     assert failed is not None and failed.error_message == "boom" and failed.actual_credits == 0
     assert await store.fail(sessions, job.id, error="again") is None
     assert await _balances(sessions, key.id) == (0, 0, 0, 0)
@@ -100,7 +100,7 @@ async def test_expired_lease_is_retried_then_failed(sessions: store.Sessions) ->
             )
 
     for attempt in (1, 2):
-        claimed = await store.claim_next(sessions, worker_id=f"w{attempt}", lease_seconds=30)
+        claimed = await store.claim_next(sessions, lanes=["local"], worker_id=f"w{attempt}", lease_seconds=30)
         assert claimed is not None and claimed.attempts == attempt
         assert await store.reclaim_expired(sessions, max_attempts=2) == []  # lease still valid
         await expire()
@@ -110,25 +110,25 @@ async def test_expired_lease_is_retried_then_failed(sessions: store.Sessions) ->
     assert "stopped 2 times" in (final.error_message or "")
     assert await _balances(sessions, key.id) == (0, 0, 0, 0)
     # The first worker coming back late cannot complete the job any more.
-    assert await store.complete(sessions, job.id, worker_id="w1", output_data={}, charged=(1, 1)) is None
+    assert await store.complete(sessions, job.id, attempt=1, output_data={}, charged=(1, 1)) is None
 
 
 async def test_heartbeat_reports_cancellation_and_lost_ownership(sessions: store.Sessions) -> None:
     _key, job = await _key_and_job(sessions)
-    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
-    assert await store.heartbeat(sessions, job.id, worker_id="w1", lease_seconds=30, progress=40) is False
+    await store.claim_next(sessions, lanes=["local"], worker_id="w1", lease_seconds=30)
+    assert await store.heartbeat(sessions, job.id, attempt=1, lease_seconds=30, progress=40) is False
     assert await store.request_cancel(sessions, job.id)
-    assert await store.heartbeat(sessions, job.id, worker_id="w1", lease_seconds=30, progress=None) is True
-    assert await store.heartbeat(sessions, job.id, worker_id="other", lease_seconds=30, progress=None) is None
+    assert await store.heartbeat(sessions, job.id, attempt=1, lease_seconds=30, progress=None) is True
+    assert await store.heartbeat(sessions, job.id, attempt=99, lease_seconds=30, progress=None) is None
     assert (await store.get(sessions, job.id)).progress == 40  # type: ignore[union-attr]
 
 
 async def test_provider_state_is_saved_only_by_the_jobs_own_worker(sessions: store.Sessions) -> None:
     _key, job = await _key_and_job(sessions)
-    await store.claim_next(sessions, worker_id="w1", lease_seconds=30)
-    assert await store.save_provider_state(sessions, job.id, worker_id="w1", state={"request_id": "r1"})
+    await store.claim_next(sessions, lanes=["local"], worker_id="w1", lease_seconds=30)
+    assert await store.save_provider_state(sessions, job.id, attempt=1, state={"request_id": "r1"})
     # a worker whose lease was lost (the job is another's now) is told, and changes nothing
-    assert not await store.save_provider_state(sessions, job.id, worker_id="w2", state={"request_id": "r2"})
+    assert not await store.save_provider_state(sessions, job.id, attempt=2, state={"request_id": "r2"})
     assert (await store.get(sessions, job.id)).provider_state == {"request_id": "r1"}  # type: ignore[union-attr]
 
 
@@ -136,7 +136,7 @@ async def test_shortfall_creates_nothing(sessions: store.Sessions) -> None:
     key, _job = await _key_and_job(sessions)
     result = await store.submit(
         sessions,
-        store.NewJob(key_id=key.id, model="m", model_tier="basic", provider="local",
+        store.NewJob(key_id=key.id, model="m", model_tier="basic", provider="local", lane="local",
                      input_params={}, credits=800, seconds=1, max_active_jobs=10),
     )
     assert isinstance(result, store.Shortfall)
@@ -153,7 +153,7 @@ async def test_a_batch_reserves_each_submission_on_its_own(sessions: store.Sessi
 
     def new(key: ApiKey) -> store.NewJob:
         return store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic",
-                            provider="local", input_params={}, credits=100, seconds=1,
+                            provider="local", lane="local", input_params={}, credits=100, seconds=1,
                             max_active_jobs=10)
 
     results = await store.submit_batch(sessions, [new(poor), new(rich), new(poor), new(poor), new(rich)])
@@ -170,7 +170,7 @@ async def test_a_batch_reserves_each_submission_on_its_own(sessions: store.Sessi
 async def test_the_active_job_cap_holds_inside_a_batch(sessions: store.Sessions) -> None:
     key, _ = await keys.create_key(sessions, name="a", scopes=["video"], credits=10_000,
                                    video_seconds=100, sandbox=True)
-    capped = store.NewJob(key_id=key.id, model="m", model_tier="basic", provider="local",
+    capped = store.NewJob(key_id=key.id, model="m", model_tier="basic", provider="local", lane="local",
                           input_params={}, credits=1, seconds=1, max_active_jobs=3)
     results = await store.submit_batch(sessions, [capped] * 5)
     assert [isinstance(result, Job) for result in results] == [True, True, True, False, False]

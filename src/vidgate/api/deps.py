@@ -1,4 +1,4 @@
-"""Dependencies shared by the routes: the runtime and the authenticated, scoped key, and the
+"""Dependencies shared by the routes: the API side and the authenticated, scoped key, and the
 route class that checks that key before a body is read.
 
 Each is a single flat dependency: nested FastAPI dependencies cost measurable time on the
@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 
+from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.service import authenticate, require_scope
-from vidgate.runtime import Runtime
 
 # Where KeyFirstRoute leaves the key it checked, for the route's key dependency.
 _CHECKED_KEY = "vidgate.api_key"
@@ -24,10 +24,10 @@ _CHECKED_KEY = "vidgate.api_key"
 BEARER_SECURITY: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 
 
-def runtime_of(request: Request) -> Runtime:
-    """The server's runtime (read directly: a dependency per request costs time)."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def api_of(request: Request) -> ApiSide:
+    """The server's API side (read directly: a dependency per request costs time)."""
+    api: ApiSide = request.app.state.api
+    return api
 
 
 class ScopedKey:
@@ -42,10 +42,8 @@ class ScopedKey:
         return checked if checked is not None else await self.check(request)
 
     async def check(self, request: Request) -> AuthenticatedKey:
-        runtime = runtime_of(request)
-        key = await authenticate(
-            runtime.sessions, runtime.key_cache, request.headers.get("authorization")
-        )
+        api = api_of(request)
+        key = await authenticate(api.sessions, api.key_cache, request.headers.get("authorization"))
         require_scope(key, *self.scopes)
         return key
 

@@ -15,7 +15,7 @@ PROVIDER_HEADER = "X-Vidgate-Provider"
 
 
 def base_url(request: Request) -> str:
-    configured = request.app.state.runtime.settings.public_url
+    configured = request.app.state.api.settings.public_url
     return configured or str(request.base_url).rstrip("/")
 
 

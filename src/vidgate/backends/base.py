@@ -60,6 +60,9 @@ class JobContext:
     http: httpx.AsyncClient
     report_progress: Callable[[float], None]  # fraction 0..1; cheap, call as often as you like
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when news for the job arrives from outside (a provider's webhook, on any API
+    # process): a backend waiting on its provider checks at once. It may clear it.
+    poked: asyncio.Event = field(default_factory=asyncio.Event)
     # A remote backend stores what it needs to resume after a restart here (e.g. a request id);
     # `save_state` persists it before the backend goes on, or raises JobLost.
     state: dict[str, Any] | None = None

@@ -14,8 +14,11 @@ from typing import Any
 
 from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
 from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind
+from vidgate.backends.registry import BackendPlugin
+from vidgate.catalog import LOCAL_MODEL_ID, ModelSpec
+from vidgate.config import Settings
 from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, optimize_prompt, render
-from vidgate.media.dimensions import output_dimensions
+from vidgate.media.dimensions import RESOLUTIONS, output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
 from vidgate.media.limits import SourceLimits
 from vidgate.storage import Storage
@@ -57,6 +60,35 @@ def render_request(
         source_limits=limits,
         source_image=source if request.source_field == "source_image" else None,
         source_video=source if request.source_field == "source_video" else None,
+    )
+
+
+LOCAL_MODEL = ModelSpec(
+    id=LOCAL_MODEL_ID,
+    title="vidgate local engine",
+    best_for="Offline renders on this machine; free of any provider account",
+    provider="local",
+    tier="basic",
+    modes=("text_to_video", "image_to_video", "video_to_video"),
+    max_duration=60,
+    resolutions=RESOLUTIONS,
+    credits_per_second_override=10,
+)
+
+
+def plugin(settings: Settings) -> BackendPlugin:
+    """The local engine: always configured; `VIDGATE_WORKERS` renders at once per worker
+    process. It also renders every sandbox job, whatever model it names."""
+    return BackendPlugin(
+        name="local",
+        lane="local",
+        models=(LOCAL_MODEL,),
+        create=lambda services: LocalBackend(
+            max_source_bytes=services.settings.max_source_bytes,
+            source_limits=services.source_limits,
+            storage=services.storage,
+        ),
+        concurrency=settings.workers,
     )
 
 

@@ -1,6 +1,7 @@
-"""The model catalog: ids, tiers, modes, allowed values, prices and the backend serving each."""
+"""The model catalog: ids, tiers, modes, allowed values, prices and the backend serving each.
+The models themselves are declared by the backend plugins that serve them."""
 
 from vidgate.catalog.models import MODES, ModelSpec
-from vidgate.catalog.registry import CATALOG, DEFAULT_MODEL_BY_MODE, LOCAL_MODEL_ID, get_model
+from vidgate.catalog.registry import DEFAULT_MODEL_BY_MODE, LOCAL_MODEL_ID, Catalog
 
-__all__ = ["CATALOG", "DEFAULT_MODEL_BY_MODE", "LOCAL_MODEL_ID", "MODES", "ModelSpec", "get_model"]
+__all__ = ["DEFAULT_MODEL_BY_MODE", "LOCAL_MODEL_ID", "MODES", "Catalog", "ModelSpec"]

@@ -1,26 +1,40 @@
-"""Wake-ups for long-polls, sync requests and idle workers, inside one process.
+"""Job events: a job changed (wake whoever waits for it), its progress moved, its cancel was
+asked for, news for it arrived from its provider (a webhook).
 
-Scale-out replaces this with a transport (Redis pub/sub, LISTEN/NOTIFY) behind the same
-three methods.
+`JobEvents` delivers them inside one process (the embedded default). In scale-out,
+`PgJobEvents` (jobs/pg_events.py) carries them between processes over PostgreSQL
+LISTEN/NOTIFY, so a long-poll held on one API process wakes when a worker on another machine
+finishes the job, and a cancel sent to any API process reaches the worker running the job.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import enum
 from collections import defaultdict
 from collections.abc import Callable
 
+Handler = Callable[[str], None]
+
+
+class EventKind(enum.StrEnum):
+    CHANGED = "changed"  # its status (or anything but progress) changed
+    PROGRESS = "progress"  # its stored progress moved
+    CANCEL = "cancel"  # stop it, wherever it runs
+    POKE = "poke"  # its provider has news: check now
+
 
 class JobEvents:
-    def __init__(self, *, on_change: Callable[[str], None] | None = None) -> None:
+    """Events delivered inside this process. Subclasses carry them between processes by
+    overriding `publish`, `start` and `stop`, and call `deliver` for each event received."""
+
+    def __init__(self) -> None:
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
-        self._work_available = asyncio.Event()
-        self._on_change = on_change
+        self._handlers: defaultdict[EventKind, list[Handler]] = defaultdict(list)
 
     def subscribe(self, job_id: str) -> asyncio.Future[None]:
-        """A future resolved at the job's next state change. Subscribe before reading the
-        job, so a change between the read and the wait is not missed."""
+        """A future resolved at the job's next change. Subscribe before reading the job, so a
+        change between the read and the wait is not missed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[job_id].add(future)
         return future
@@ -32,25 +46,43 @@ class JobEvents:
             if not waiters:
                 del self._waiters[job_id]
 
-    def job_changed(self, job_id: str) -> None:
-        if self._on_change is not None:
-            self._on_change(job_id)
-        for future in self._waiters.pop(job_id, ()):
-            if not future.done():
-                future.set_result(None)
+    def on(self, kind: EventKind, handler: Handler) -> None:
+        """Call `handler(job_id)` for every event of `kind` (for any job)."""
+        self._handlers[kind].append(handler)
 
-    def progress_changed(self, job_id: str) -> None:
-        """Progress is no reason to wake anyone; cached copies of the job are stale, though."""
-        if self._on_change is not None:
-            self._on_change(job_id)
+    async def changed(self, job_id: str) -> None:
+        await self.publish(EventKind.CHANGED, job_id)
 
-    def work_submitted(self) -> None:
-        self._work_available.set()
+    async def progressed(self, job_id: str) -> None:
+        await self.publish(EventKind.PROGRESS, job_id)
 
-    async def wait_for_work(self, timeout: float) -> None:
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
-        # arrives in the same instant as the event, and the worker would never stop.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._work_available.wait()
-        self._work_available.clear()
+    async def cancel(self, job_id: str) -> None:
+        await self.publish(EventKind.CANCEL, job_id)
+
+    async def poke(self, job_id: str) -> None:
+        await self.publish(EventKind.POKE, job_id)
+
+    async def publish(self, kind: EventKind, job_id: str) -> None:
+        self.deliver(kind, job_id)
+
+    def deliver(self, kind: EventKind, job_id: str) -> None:
+        for handler in self._handlers.get(kind, ()):
+            handler(job_id)
+        if kind is EventKind.CHANGED:
+            for future in self._waiters.pop(job_id, ()):
+                if not future.done():
+                    future.set_result(None)
+
+    def wake_all(self) -> None:
+        """Wake every waiter (after events may have been missed): each reads its job again."""
+        for job_id in list(self._waiters):
+            self.deliver(EventKind.CHANGED, job_id)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def check(self) -> None:
+        """Raise when events cannot be delivered (readiness)."""

@@ -1,7 +1,8 @@
 """Runs one claimed job through its backend: progress, lease, cancellation, storage, settlement.
 
-The same function runs in the embedded server and (later) in remote workers; only the way jobs
-arrive and wake-ups travel differs.
+The same executor runs in the embedded server and in `vidgate worker` processes; only the way
+jobs arrive (jobs/dispatcher.py, jobs/queue.py) and events travel differs. Every state change
+of a run is fenced by its attempt number.
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ import contextlib
 import logging
 import shutil
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
 from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind, JobLost
-from vidgate.catalog import get_model
-from vidgate.config import Settings
 from vidgate.jobs import store
-from vidgate.jobs.events import JobEvents
+from vidgate.jobs.dispatch import Dispatch
+from vidgate.jobs.events import EventKind
 from vidgate.jobs.loops import cancelling, raise_if_cancelling
 from vidgate.jobs.models import Job
-from vidgate.storage import Storage
+
+if TYPE_CHECKING:
+    from vidgate.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -38,30 +40,34 @@ class Executor:
     def __init__(
         self,
         *,
-        sessions: store.Sessions,
-        events: JobEvents,
-        storage: Storage,
+        services: Services,
         backends: dict[str, Backend],
         http: httpx.AsyncClient,
-        settings: Settings,
+        dispatch: Dispatch,
         worker_id: str,
     ) -> None:
-        self.sessions = sessions
-        self.events = events
-        self.storage = storage
+        self.services = services
+        self.sessions = services.sessions
+        self.events = services.events
+        self.storage = services.storage
+        self.settings = services.settings
         self.backends = backends
         self.http = http
-        self.settings = settings
+        self.dispatch = dispatch
         self.worker_id = worker_id
         self.running: dict[str, JobContext] = {}
+        self.events.on(EventKind.CANCEL, lambda job_id: self._signal(job_id, "cancelled"))
+        self.events.on(EventKind.POKE, lambda job_id: self._signal(job_id, "poked"))
 
-    def cancel_if_running(self, job_id: str) -> None:
-        """Stop a job this process is running at once (the heartbeat would within a tick)."""
+    def _signal(self, job_id: str, event: str) -> None:
+        """Set a running job's `cancelled` or `poked` at once (a cancel would otherwise reach
+        it at its next heartbeat)."""
         ctx = self.running.get(job_id)
         if ctx is not None:
-            ctx.cancelled.set()
+            getattr(ctx, event).set()
 
     async def run(self, job: Job) -> None:
+        """Run a claimed job (its current attempt: `job.attempts`) to its end."""
         work_dir = self.settings.work_dir / job.id
         shutil.rmtree(work_dir, ignore_errors=True)
         work_dir.mkdir(parents=True)
@@ -73,14 +79,14 @@ class Executor:
             http=self.http,
             report_progress=lambda fraction: _advance(progress, fraction),
             state=job.provider_state,
-            save_state=lambda state: self._save_state(job.id, state),
+            save_state=lambda state: self._save_state(job, state),
         )
         self.running[job.id] = ctx
-        heartbeat = asyncio.create_task(self._heartbeat(job.id, ctx, progress))
+        heartbeat = asyncio.create_task(self._heartbeat(job, ctx, progress))
         try:
             await self._run_backend(job, ctx)
         finally:
-            self.events.job_changed(job.id)  # first: waiters should not wait for the clean-up
+            await asyncio.shield(self.events.changed(job.id))  # before the clean-up: waiters first
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -94,11 +100,9 @@ class Executor:
         if backend is not None and job.provider_state:
             await backend.abandon(job.provider_state)
 
-    async def _save_state(self, job_id: str, state: dict[str, Any]) -> None:
-        if not await store.save_provider_state(
-            self.sessions, job_id, worker_id=self.worker_id, state=state
-        ):
-            raise JobLost(job_id)
+    async def _save_state(self, job: Job, state: dict[str, Any]) -> None:
+        if not await store.save_provider_state(self.sessions, job.id, attempt=job.attempts, state=state):
+            raise JobLost(job.id)
 
     async def _run_backend(self, job: Job, ctx: JobContext) -> None:
         backend = self.backends[job.provider]
@@ -108,13 +112,11 @@ class Executor:
                 raise BackendCancelled()
             await self._store_result(job, ctx, result)
         except BackendCancelled:
-            await store.cancel_running(self.sessions, job.id, worker_id=self.worker_id)
+            await store.cancel_running(self.sessions, job.id, attempt=job.attempts)
         except JobLost:  # whoever has the job now settles it; nothing is ours to write
             log.warning("job %s is no longer this worker's; stopped running it", job.id)
         except BackendError as exc:
-            await store.fail(
-                self.sessions, job.id, error=str(exc), worker_id=self.worker_id, kind=exc.kind
-            )
+            await store.fail(self.sessions, job.id, error=str(exc), attempt=job.attempts, kind=exc.kind)
         except asyncio.CancelledError:  # the server is shutting down: the job runs again later
             await self._requeue(job)
             raise
@@ -127,12 +129,17 @@ class Executor:
                 self.sessions,
                 job.id,
                 error=f"Internal error while generating the video ({exc.__class__.__name__})",
-                worker_id=self.worker_id,
+                attempt=job.attempts,
                 kind=FailureKind.INTERNAL,
             )
 
     async def _requeue(self, job: Job) -> None:
-        await asyncio.shield(store.requeue(self.sessions, job.id, worker_id=self.worker_id))
+        """Give the job back (this worker is stopping): another worker runs it from the start."""
+        await asyncio.shield(self._give_back(job))
+
+    async def _give_back(self, job: Job) -> None:
+        if await store.requeue(self.sessions, job.id, attempt=job.attempts):
+            await self.dispatch.submitted(job)
 
     async def _store_result(self, job: Job, ctx: JobContext, result: BackendResult) -> None:
         files = {"video.mp4": result.video_path}
@@ -153,14 +160,14 @@ class Executor:
         }
         if result.optimized_prompt is not None:
             output["optimized_prompt"] = result.optimized_prompt
-        spec = get_model(job.model)
+        spec = self.services.catalog.get(job.model)
         assert spec is not None, f"job {job.id} names a model missing from the catalog"
         charged = spec.price(min(result.duration_seconds, float(ctx.request.duration_seconds)))
         await store.complete(
-            self.sessions, job.id, worker_id=self.worker_id, output_data=output, charged=charged
+            self.sessions, job.id, attempt=job.attempts, output_data=output, charged=charged
         )
 
-    async def _heartbeat(self, job_id: str, ctx: JobContext, progress: _Progress) -> None:
+    async def _heartbeat(self, job: Job, ctx: JobContext, progress: _Progress) -> None:
         lease = self.settings.job_lease_seconds
         interval = min(0.5, lease / 3)
         while True:
@@ -168,15 +175,15 @@ class Executor:
             changed = progress.value if progress.value != progress.stored else None
             try:
                 cancel = await store.heartbeat(
-                    self.sessions, job_id, worker_id=self.worker_id, lease_seconds=lease, progress=changed
+                    self.sessions, job.id, attempt=job.attempts, lease_seconds=lease, progress=changed
                 )
+                if changed is not None:
+                    progress.stored = changed
+                    await self.events.progressed(job.id)
             except Exception:  # a busy database must not kill the job; the next beat retries
                 raise_if_cancelling()
-                log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+                log.warning("heartbeat of job %s failed", job.id, exc_info=True)
                 continue
-            if changed is not None:
-                progress.stored = changed
-                self.events.progress_changed(job_id)
             if cancel is None or cancel:  # taken from us, or cancellation asked for
                 ctx.cancelled.set()
 

@@ -31,7 +31,7 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_key_created", "key_id", "created_at"),
-        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_status_lane_created", "status", "lane", "created_at"),
         # One job per client-chosen Idempotency-Key and API key. Partial: jobs without a key
         # (most of them) cost the index nothing.
         Index(
@@ -52,6 +52,7 @@ class Job(Base):
     model: Mapped[str] = mapped_column(String(200))
     model_tier: Mapped[str] = mapped_column(String(32))
     provider: Mapped[str] = mapped_column(String(32))
+    lane: Mapped[str] = mapped_column(String(16))  # the queue it runs on: its backend's lane
     input_params: Mapped[dict[str, Any]] = mapped_column(JSON)
     output_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     estimated_credits: Mapped[int] = mapped_column(Integer)
@@ -64,7 +65,11 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Runs started; the current one's number fences every state change of a run, so a worker
+    # presumed dead that comes back, or a task delivered twice, changes nothing.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Runs given back by a worker shutting down: they do not count as workers that stopped.
+    requeues: Mapped[int] = mapped_column(Integer, default=0)
     worker_id: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -9,16 +9,17 @@ import json
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssrfguard import Policy
 
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.backends.base import VideoRequest
 from vidgate.billing.ledger import Shortfall
-from vidgate.catalog import DEFAULT_MODEL_BY_MODE, ModelSpec, get_model
+from vidgate.catalog import DEFAULT_MODEL_BY_MODE, Catalog, ModelSpec
 from vidgate.errors import (
     BadRequest,
+    Conflict,
     NotFound,
     PaymentRequired,
     ServiceUnavailable,
@@ -27,21 +28,23 @@ from vidgate.errors import (
 )
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
-from vidgate.jobs.intake import SubmissionWriter
 from vidgate.jobs.models import Job, JobStatus
 from vidgate.media.fetch import SOURCE_FIELDS
 from vidgate.outbound import why_refused
 from vidgate.storage import Storage
 
+if TYPE_CHECKING:
+    from vidgate.api.side import ApiSide
+
 RETRY_AFTER_SECONDS = 5
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def resolve_model(params: dict[str, Any]) -> ModelSpec:
+def resolve_model(params: dict[str, Any], catalog: Catalog) -> ModelSpec:
     model_id = params.get("model")
     if model_id is None:  # absent or null; an empty string is a model name, and unknown
         model_id = DEFAULT_MODEL_BY_MODE[params["mode"]]
-    spec = get_model(model_id)
+    spec = catalog.get(model_id)
     if spec is None:
         shown = model_id or '""'
         raise BadRequest(f"Invalid model: {shown}. GET /api/v1/models lists the models")
@@ -90,21 +93,15 @@ class Submission:
 
 
 async def submit_generation(
-    *,
-    intake: SubmissionWriter,
-    events: JobEvents,
-    key: AuthenticatedKey,
-    params: dict[str, Any],
-    configured_providers: set[str],
-    max_active_jobs: int,
-    storage: Storage,
-    source_policy: Policy,
-    idempotency_key: str | None = None,
+    api: ApiSide, key: AuthenticatedKey, params: dict[str, Any], *, idempotency_key: str | None = None
 ) -> Submission:
+    """Store a job with its reservation (or find the one its Idempotency-Key made) and have a
+    worker run it."""
     idempotency_key = check_idempotency_key(idempotency_key)
-    spec = resolve_model(params)
-    check_sources(params, storage=storage, policy=source_policy)
-    provider = choose_provider(key, spec, configured_providers)
+    spec = resolve_model(params, api.catalog)
+    check_sources(params, storage=api.storage, policy=api.source_policy)
+    provider = choose_provider(key, spec, api.configured_providers)
+    max_active_jobs = api.settings.max_active_jobs_per_key
     credits, seconds = spec.price(float(params["duration_seconds"]))
     # before the seed is drawn: a retry may leave it out too
     fingerprint = request_fingerprint(params) if idempotency_key is not None else None
@@ -113,12 +110,13 @@ async def submit_generation(
     request = VideoRequest.from_params(
         {**params, "model": spec.id, "seed": random.getrandbits(32) if seed is None else seed}
     )
-    result = await intake.submit(
+    result = await api.intake.submit(
         store.NewJob(
             key_id=key.id,
             model=spec.id,
             model_tier=spec.tier,
             provider=provider,
+            lane=api.services.lane_of(provider),
             input_params=request.as_params(),
             credits=credits,
             seconds=seconds,
@@ -144,7 +142,7 @@ async def submit_generation(
                 retry_after=RETRY_AFTER_SECONDS,
             )
         raise _payment_required(result, spec, credits, seconds)
-    events.work_submitted()
+    await api.dispatch.submitted(result)
     return Submission(result, replayed=False)
 
 
@@ -196,7 +194,32 @@ async def wait_for_job(
             if JobStatus(job.status).terminal or remaining <= 0:
                 return job
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):  # not wait_for: see JobEvents.wait_for_work
+                async with asyncio.timeout(remaining):  # not wait_for: see wait_for_work in dispatch.py
                     await asyncio.shield(woken)
         finally:
             events.unsubscribe(job_id, woken)
+
+
+# A cancelled processing job stops within a render frame; wait this long for it to say so.
+CANCEL_WAIT_SECONDS = 10.0
+
+
+async def cancel_job(api: ApiSide, job_id: str, *, key_id: str) -> Job:
+    """A pending job is cancelled at once; a processing one is asked to stop (on whichever
+    worker runs it) and returned once it has, or after CANCEL_WAIT_SECONDS. The reservation
+    is released by whoever ends it."""
+    job = await store.get(api.sessions, job_id, key_id=key_id)
+    if job is None:
+        raise NotFound("Job not found")
+    if JobStatus(job.status).terminal:
+        raise Conflict(f"Job cannot be cancelled: it is already {job.status}")
+    cancelled = await store.cancel_pending(api.sessions, job_id)
+    if cancelled is not None:
+        await api.events.changed(job_id)
+        await api.dispatch.cancel_requested(cancelled)
+        return cancelled
+    if await store.request_cancel(api.sessions, job_id):  # its worker's heartbeat sees the flag
+        running = await store.get(api.sessions, job_id)
+        if running is not None:
+            await api.dispatch.cancel_requested(running)
+    return await wait_for_job(api.sessions, api.events, job_id, key_id=key_id, timeout=CANCEL_WAIT_SECONDS)

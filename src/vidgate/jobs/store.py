@@ -41,6 +41,7 @@ class NewJob:
     model: str
     model_tier: str
     provider: str
+    lane: str
     input_params: dict[str, Any]
     credits: int
     seconds: int
@@ -198,11 +199,13 @@ def _new_job_row(job_id: str, new: NewJob) -> Job:
         model=new.model,
         model_tier=new.model_tier,
         provider=new.provider,
+        lane=new.lane,
         input_params=new.input_params,
         estimated_credits=new.credits,
         estimated_seconds=new.seconds,
         created_at=utcnow(),
         attempts=0,
+        requeues=0,
         idempotency_key=new.idempotency_key,
         request_fingerprint=new.request_fingerprint,
         cancel_requested=False,
@@ -232,49 +235,116 @@ async def list_for_key(
         return (await session.scalars(query)).all()
 
 
-async def claim_next(sessions: Sessions, *, worker_id: str, lease_seconds: float) -> Job | None:
-    """Move the oldest pending job to processing for this worker, or return None."""
+async def claim_next(
+    sessions: Sessions, *, lanes: Sequence[str], worker_id: str, lease_seconds: float
+) -> Job | None:
+    """Move the oldest pending job of `lanes` to processing for this worker (its next attempt),
+    or return None."""
     while True:
         async with sessions() as session:
             candidate = await session.scalar(
                 select(Job.id)
-                .where(Job.status == JobStatus.PENDING.value)
+                .where(Job.status == JobStatus.PENDING.value, Job.lane.in_(lanes))
                 .order_by(Job.created_at, Job.id)
                 .limit(1)
             )
         if candidate is None:
             return None
-        now = utcnow()
-        async with sessions.begin() as session:
-            claimed = await session.scalar(
-                update(Job)
-                .where(Job.id == candidate, Job.status == JobStatus.PENDING.value)
-                .values(
-                    status=JobStatus.PROCESSING.value,
-                    worker_id=worker_id,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
-                    started_at=now,
-                    attempts=Job.attempts + 1,
-                )
-                .returning(Job)
-            )
+        claimed = await _start_attempt(
+            sessions, and_(Job.id == candidate, Job.status == JobStatus.PENDING.value),
+            worker_id=worker_id, lease_seconds=lease_seconds,
+        )
         if claimed is not None:
             return claimed
         # Another worker took it first; look again.
 
 
+@dataclass(frozen=True)
+class Ended:
+    """`claim` found the job over (or ended it): nothing to run."""
+
+    job: Job | None
+    ended_here: bool = False  # ended by this call: its provider request, if any, is abandoned
+
+
+async def claim(
+    sessions: Sessions, job_id: str, *, worker_id: str, lease_seconds: float, max_attempts: int
+) -> Job | Ended:
+    """Start the next attempt of a job the queue handed this worker: a pending one, or a
+    processing one whose worker stopped (the queue hands a job on only once its worker is
+    found dead). The attempt number fences the old worker out. A job already over, or one
+    whose workers have stopped `max_attempts` times, or whose cancel was asked for while its
+    worker was dead, is not started."""
+    job = await get(sessions, job_id)
+    if job is None or JobStatus(job.status).terminal:
+        return Ended(job)
+    if job.status == JobStatus.PROCESSING.value:
+        taken_over = and_(
+            Job.id == job_id, Job.status == JobStatus.PROCESSING.value, Job.attempts == job.attempts
+        )
+        ended = await _end_abandoned(sessions, job, taken_over, max_attempts)
+        if ended is not None:
+            return ended
+        condition = taken_over
+    else:
+        condition = and_(Job.id == job_id, Job.status == JobStatus.PENDING.value)
+    claimed = await _start_attempt(sessions, condition, worker_id=worker_id, lease_seconds=lease_seconds)
+    return claimed if claimed is not None else Ended(await get(sessions, job_id))
+
+
+async def _start_attempt(
+    sessions: Sessions, condition: Any, *, worker_id: str, lease_seconds: float
+) -> Job | None:
+    now = utcnow()
+    async with sessions.begin() as session:
+        started: Job | None = await session.scalar(
+            update(Job)
+            .where(condition)
+            .values(
+                status=JobStatus.PROCESSING.value,
+                worker_id=worker_id,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                started_at=now,
+                attempts=Job.attempts + 1,
+            )
+            .returning(Job)
+        )
+    return started
+
+
+async def _end_abandoned(
+    sessions: Sessions, job: Job, condition: Any, max_attempts: int
+) -> Ended | None:
+    """End a job whose worker stopped, when it must not run again: cancelled, or out of
+    attempts. None when it may run again."""
+    if job.cancel_requested:
+        ended = await _finish_and_release(sessions, job.id, condition, JobStatus.CANCELLED, None)
+    elif job.attempts - job.requeues >= max_attempts:
+        ended = await _finish_and_release(
+            sessions, job.id, condition, JobStatus.FAILED, _gave_up(job.attempts - job.requeues),
+            kind=FailureKind.INTERNAL,
+        )
+    else:
+        return None
+    return Ended(ended or await get(sessions, job.id), ended_here=ended is not None)
+
+
+def _gave_up(stops: int) -> str:
+    return f"The worker running this job stopped {stops} times; giving up"
+
+
 async def heartbeat(
-    sessions: Sessions, job_id: str, *, worker_id: str, lease_seconds: float, progress: int | None
+    sessions: Sessions, job_id: str, *, attempt: int, lease_seconds: float, progress: int | None
 ) -> bool | None:
     """Renew the lease (and store progress). Returns the job's cancel flag, or None if the
-    job is no longer this worker's (taken back, cancelled, finished)."""
+    attempt is no longer the job's current one (taken back, cancelled, finished)."""
     values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
     if progress is not None:
         values["progress"] = progress
     async with sessions() as session, session.begin():
         cancel = await session.scalar(
             update(Job)
-            .where(_owned(job_id, worker_id))
+            .where(_owned(job_id, attempt))
             .values(**values)
             .returning(Job.cancel_requested)
         )
@@ -282,13 +352,13 @@ async def heartbeat(
 
 
 async def save_provider_state(
-    sessions: Sessions, job_id: str, *, worker_id: str, state: dict[str, Any]
+    sessions: Sessions, job_id: str, *, attempt: int, state: dict[str, Any]
 ) -> bool:
-    """Store what the backend needs to resume the job. False (nothing stored) when the job is
-    no longer this worker's: the caller must stop, not go on as if it were saved."""
+    """Store what the backend needs to resume the job. False (nothing stored) when the attempt
+    is no longer the job's current one: the caller must stop, not go on as if it were saved."""
     async with sessions() as session, session.begin():
         result = await session.execute(
-            update(Job).where(_owned(job_id, worker_id)).values(provider_state=state)
+            update(Job).where(_owned(job_id, attempt)).values(provider_state=state)
         )
     return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -297,15 +367,16 @@ async def complete(
     sessions: Sessions,
     job_id: str,
     *,
-    worker_id: str,
+    attempt: int,
     output_data: dict[str, Any],
     charged: tuple[int, int],
 ) -> Job | None:
-    """processing -> completed, settling the reservation. None if the job was not ours."""
+    """processing -> completed, settling the reservation. None if the attempt was not the
+    job's current one."""
     async with sessions() as session, session.begin():
         row = await _finish(
             session,
-            _owned(job_id, worker_id),
+            _owned(job_id, attempt),
             status=JobStatus.COMPLETED,
             output_data=output_data,
             progress=100,
@@ -327,11 +398,12 @@ async def fail(
     job_id: str,
     *,
     error: str,
-    worker_id: str | None = None,
+    attempt: int | None = None,
     kind: FailureKind = FailureKind.PROVIDER,
 ) -> Job | None:
-    """-> failed, releasing the reservation. With a worker id, only if the job is still its own."""
-    condition = _owned(job_id, worker_id) if worker_id else _active(job_id)
+    """-> failed, releasing the reservation. With an attempt, only if it is still the job's
+    current one."""
+    condition = _owned(job_id, attempt) if attempt is not None else _active(job_id)
     return await _finish_and_release(sessions, job_id, condition, JobStatus.FAILED, error, kind=kind)
 
 
@@ -340,10 +412,8 @@ async def cancel_pending(sessions: Sessions, job_id: str) -> Job | None:
     return await _finish_and_release(sessions, job_id, condition, JobStatus.CANCELLED, None)
 
 
-async def cancel_running(sessions: Sessions, job_id: str, *, worker_id: str) -> Job | None:
-    return await _finish_and_release(
-        sessions, job_id, _owned(job_id, worker_id), JobStatus.CANCELLED, None
-    )
+async def cancel_running(sessions: Sessions, job_id: str, *, attempt: int) -> Job | None:
+    return await _finish_and_release(sessions, job_id, _owned(job_id, attempt), JobStatus.CANCELLED, None)
 
 
 async def request_cancel(sessions: Sessions, job_id: str) -> bool:
@@ -357,18 +427,19 @@ async def request_cancel(sessions: Sessions, job_id: str) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-async def requeue(sessions: Sessions, job_id: str, *, worker_id: str) -> bool:
-    """Give a processing job back to the queue (graceful shutdown)."""
+async def requeue(sessions: Sessions, job_id: str, *, attempt: int) -> bool:
+    """Give a processing job back to the queue (graceful shutdown). The attempt still counts
+    for fencing; `requeues` keeps it from counting as a worker that stopped."""
     async with sessions() as session, session.begin():
         result = await session.execute(
             update(Job)
-            .where(_owned(job_id, worker_id))
+            .where(_owned(job_id, attempt))
             .values(
                 status=JobStatus.PENDING.value,
                 worker_id=None,
                 lease_expires_at=None,
                 progress=0,
-                attempts=Job.attempts - 1,
+                requeues=Job.requeues + 1,
             )
         )
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -379,34 +450,22 @@ async def reclaim_expired(sessions: Sessions, *, max_attempts: int) -> list[str]
     their reservation released once they have used up their attempts. Returns the ids."""
     now = utcnow()
     async with sessions() as session:
-        expired: Sequence[Row[tuple[str, int, bool]]] = (
-            await session.execute(
-                select(Job.id, Job.attempts, Job.cancel_requested).where(
-                    Job.status == JobStatus.PROCESSING.value, Job.lease_expires_at < now
-                )
+        expired = (
+            await session.scalars(
+                select(Job).where(Job.status == JobStatus.PROCESSING.value, Job.lease_expires_at < now)
             )
         ).all()
     touched = []
-    for job_id, attempts, cancel_requested in expired:
+    for job in expired:
         condition = and_(
-            Job.id == job_id,
+            Job.id == job.id,
             Job.status == JobStatus.PROCESSING.value,
+            Job.attempts == job.attempts,
             Job.lease_expires_at < now,
         )
-        if cancel_requested:
-            done = await _finish_and_release(sessions, job_id, condition, JobStatus.CANCELLED, None)
-        elif attempts >= max_attempts:
-            done = await _finish_and_release(
-                sessions,
-                job_id,
-                condition,
-                JobStatus.FAILED,
-                f"The worker running this job stopped {attempts} times; giving up",
-            )
-        else:
-            done = await _back_to_pending(sessions, condition)
-        if done:
-            touched.append(job_id)
+        ended = await _end_abandoned(sessions, job, condition, max_attempts)
+        if (ended.ended_here if ended is not None else await _back_to_pending(sessions, condition)):
+            touched.append(job.id)
     return touched
 
 
@@ -465,8 +524,22 @@ async def _finish(
     return result.first()
 
 
-def _owned(job_id: str, worker_id: str) -> Any:
-    return and_(Job.id == job_id, Job.status == JobStatus.PROCESSING.value, Job.worker_id == worker_id)
+def _owned(job_id: str, attempt: int) -> Any:
+    """The job, while `attempt` is its current run."""
+    return and_(Job.id == job_id, Job.status == JobStatus.PROCESSING.value, Job.attempts == attempt)
+
+
+async def running_job_with_request(sessions: Sessions, provider: str, request_id: str) -> str | None:
+    """The processing job of `provider` whose stored provider state names `request_id`."""
+    async with sessions() as session:
+        found: str | None = await session.scalar(
+            select(Job.id).where(
+                Job.status == JobStatus.PROCESSING.value,
+                Job.provider == provider,
+                Job.provider_state["request_id"].as_string() == request_id,
+            ).limit(1)
+        )
+    return found
 
 
 def _active(job_id: str) -> Any:

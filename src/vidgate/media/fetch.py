@@ -15,12 +15,14 @@ from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
-from ssrfguard import SSRFGuardError
+from ssrfguard import Policy, SSRFGuardError
 
-from vidgate.outbound import MAX_REDIRECTS, UNREACHABLE
+from vidgate.config import Settings
+from vidgate.outbound import EVERY_ADDRESS, MAX_REDIRECTS, UNREACHABLE, address_policy, guarded_client
 
 ALLOWED_SCHEMES = ("http", "https", "data")
 SOURCE_FIELDS = ("source_image", "source_video")
+SOURCE_FETCH_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,21 @@ log = logging.getLogger(__name__)
 class FetchError(Exception):
     """The source could not be fetched or is unacceptable; the message names the field and
     the reason. The client sent the source, so the fault is the request's."""
+
+
+def source_policy(settings: Settings) -> Policy:
+    """Where source URLs may lead on this server."""
+    return address_policy(
+        EVERY_ADDRESS if settings.allow_private_sources else settings.source_allowed_networks
+    )
+
+
+def source_client(policy: Policy, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The client that downloads sources named by clients. A transport given by a test stands
+    in for the internet and needs no guard."""
+    if transport is not None:
+        return httpx.AsyncClient(timeout=SOURCE_FETCH_TIMEOUT, transport=transport, follow_redirects=False)
+    return guarded_client(policy, timeout=SOURCE_FETCH_TIMEOUT)
 
 
 def check_source_url(value: str) -> str | None:

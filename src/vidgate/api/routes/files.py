@@ -7,10 +7,10 @@ from fastapi.responses import FileResponse
 from starlette.responses import MalformedRangeHeader
 from starlette.responses import RangeNotSatisfiable as UnsatisfiableRange
 
-from vidgate.api.deps import runtime_of
+from vidgate.api.deps import api_of
 from vidgate.api.errors import error_responses
 from vidgate.errors import BadRequest, NotFound, RangeNotSatisfiable
-from vidgate.storage import media_type
+from vidgate.storage import LocalStorage, media_type
 
 router = APIRouter(tags=["files"])
 
@@ -56,7 +56,8 @@ async def get_file(
 ) -> FileResponse:
     """The link itself is the credential: anyone holding it can fetch the file. `Range`
     requests get 206 with the bytes asked for; HEAD gets the headers alone."""
-    path = runtime_of(request).storage.resolve(job_id, token, name)
+    storage = api_of(request).storage
+    path = storage.resolve(job_id, token, name) if isinstance(storage, LocalStorage) else None
     if path is None:
         raise NotFound("File not found")
     return OutputFile(

@@ -7,20 +7,18 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import BEARER_SECURITY, JobsKey, KeyFirstRoute, runtime_of
+from vidgate.api.deps import BEARER_SECURITY, JobsKey, KeyFirstRoute, api_of
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
 from vidgate.api.schemas import JobList, JobOut
-from vidgate.errors import Conflict, NotFound
+from vidgate.api.side import ApiSide
+from vidgate.errors import NotFound
 from vidgate.jobs import service, store
-from vidgate.jobs.models import Job, JobStatus
-from vidgate.runtime import Runtime
+from vidgate.jobs.models import Job
 
 router = APIRouter(tags=["jobs"], route_class=KeyFirstRoute)
 
 Tool = Literal["image", "image_edit", "video", "music", "tts", "stt"]
-# A cancelled processing job stops within a render frame; wait this long for it to say so.
-CANCEL_WAIT_SECONDS = 10.0
 
 
 @router.get(
@@ -38,12 +36,10 @@ async def list_jobs(
     limit: int = Query(default=20, ge=1, le=100, description="Maximum results (1-100)"),
 ) -> Any:
     """The key's jobs, newest first."""
-    runtime = runtime_of(request)
-    jobs = await store.list_for_key(
-        runtime.sessions, key.id, tool=tool, pending_only=pending, limit=limit
-    )
+    api = api_of(request)
+    jobs = await store.list_for_key(api.sessions, key.id, tool=tool, pending_only=pending, limit=limit)
     base = base_url(request)
-    return {"jobs": [job_object(job, runtime.storage, base) for job in jobs]}
+    return {"jobs": [job_object(job, api.storage, base) for job in jobs]}
 
 
 @router.get(
@@ -63,17 +59,13 @@ async def get_job(
         "failed or cancelled",
     ),
 ) -> Any:
-    runtime = runtime_of(request)
+    api = api_of(request)
     if poll:
         job = await service.wait_for_job(
-            runtime.sessions,
-            runtime.events,
-            job_id,
-            key_id=key.id,
-            timeout=runtime.settings.poll_timeout_seconds,
+            api.sessions, api.events, job_id, key_id=key.id, timeout=api.settings.poll_timeout_seconds
         )
     else:
-        job = await _cached_job(runtime, job_id, key.id)
+        job = await _cached_job(api, job_id, key.id)
     return _job_response(job, request)
 
 
@@ -87,39 +79,22 @@ async def get_job(
 async def cancel_job(job_id: str, request: Request, key: JobsKey) -> Any:
     """A pending job is cancelled at once; a processing one is asked to stop, and the response
     comes when it has (or after 10 s, still `processing`). The reservation is released."""
-    runtime = runtime_of(request)
-    job = await _owned_job(runtime, job_id, key.id)
-    if JobStatus(job.status).terminal:
-        raise Conflict(f"Job cannot be cancelled: it is already {job.status}")
-    cancelled = await runtime.cancel_pending(job_id)
-    if cancelled is not None:
-        runtime.events.job_changed(job_id)
-        return _job_response(cancelled, request)
-    if await store.request_cancel(runtime.sessions, job_id):
-        runtime.executor.cancel_if_running(job_id)
-    job = await service.wait_for_job(
-        runtime.sessions, runtime.events, job_id, key_id=key.id, timeout=CANCEL_WAIT_SECONDS
-    )
+    job = await service.cancel_job(api_of(request), job_id, key_id=key.id)
     return _job_response(job, request)
 
 
-async def _owned_job(runtime: Runtime, job_id: str, key_id: str) -> Job:
-    job = await store.get(runtime.sessions, job_id, key_id=key_id)
+async def _cached_job(api: ApiSide, job_id: str, key_id: str) -> Job:
+    job = api.job_cache.get(job_id)
     if job is None:
-        raise NotFound("Job not found")
-    return job
-
-
-async def _cached_job(runtime: Runtime, job_id: str, key_id: str) -> Job:
-    job = runtime.job_cache.get(job_id)
-    if job is None:
-        job = await _owned_job(runtime, job_id, key_id)
-        runtime.job_cache.put(job.id, job)
+        job = await store.get(api.sessions, job_id, key_id=key_id)
+        if job is None:
+            raise NotFound("Job not found")
+        api.job_cache.put(job.id, job)
     elif job.key_id != key_id:
         raise NotFound("Job not found")
     return job
 
 
 def _job_response(job: Job, request: Request) -> JSONResponse:
-    storage = runtime_of(request).storage
+    storage = api_of(request).storage
     return JSONResponse(job_object(job, storage, base_url(request)), headers={PROVIDER_HEADER: job.provider})

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, UsageKey, runtime_of
+from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, UsageKey, api_of
 from vidgate.api.errors import error_responses
 from vidgate.api.schemas import QuotaOut
 from vidgate.auth.models import ApiKey
@@ -23,7 +23,7 @@ router = APIRouter(tags=["quota"], route_class=KeyFirstRoute)
 )
 async def get_quota(request: Request, key: UsageKey) -> Any:
     """`reserved` is held by jobs still running; it becomes `used` or comes back."""
-    async with runtime_of(request).sessions() as session:
+    async with api_of(request).sessions() as session:
         fresh = await session.get(ApiKey, key.id)
     assert fresh is not None
     return {

@@ -7,16 +7,16 @@ from typing import Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, VideoKey, runtime_of
+from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, VideoKey, api_of
 from vidgate.api.errors import error_responses, failed_job_error
 from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
 from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
+from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.models import ApiKey
 from vidgate.errors import Conflict, GatewayTimeout
 from vidgate.jobs import service
 from vidgate.jobs.models import JobStatus
-from vidgate.runtime import Runtime
 
 router = APIRouter(tags=["videos"], route_class=KeyFirstRoute)
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -48,17 +48,9 @@ async def create_generation(
 ) -> Any:
     """Sync (default) waits for the video. If the client goes away the job still finishes and
     stays listed under /jobs. `?async=true` returns the job id at once."""
-    runtime = runtime_of(request)
+    api = api_of(request)
     submission = await service.submit_generation(
-        intake=runtime.intake,
-        events=runtime.events,
-        key=key,
-        params=body.model_dump(),
-        configured_providers=runtime.configured_providers,
-        max_active_jobs=runtime.settings.max_active_jobs_per_key,
-        storage=runtime.storage,
-        source_policy=runtime.source_policy,
-        idempotency_key=idempotency_key,
+        api, key, body.model_dump(), idempotency_key=idempotency_key
     )
     job = submission.job
     headers = {PROVIDER_HEADER: job.provider}
@@ -66,18 +58,14 @@ async def create_generation(
         headers[REPLAYED_HEADER] = "true"
     if async_:  # a JSONResponse skips re-validating our own output against response_model
         return JSONResponse(async_response(job), headers=headers)
-    return await _wait_for_video(runtime, key, job.id, base_url(request), headers)
+    return await _wait_for_video(api, key, job.id, base_url(request), headers)
 
 
 async def _wait_for_video(
-    runtime: Runtime, key: AuthenticatedKey, job_id: str, base: str, headers: dict[str, str]
+    api: ApiSide, key: AuthenticatedKey, job_id: str, base: str, headers: dict[str, str]
 ) -> JSONResponse:
     job = await service.wait_for_job(
-        runtime.sessions,
-        runtime.events,
-        job_id,
-        key_id=key.id,
-        timeout=runtime.settings.sync_timeout_seconds,
+        api.sessions, api.events, job_id, key_id=key.id, timeout=api.settings.sync_timeout_seconds
     )
     status = JobStatus(job.status)
     if status is JobStatus.FAILED:
@@ -89,7 +77,7 @@ async def _wait_for_video(
         raise GatewayTimeout(
             "The video is not ready yet; the job goes on. Poll GET /api/v1/jobs/{id}", id=job.id
         )
-    async with runtime.sessions() as session:
+    async with api.sessions() as session:
         fresh_key = await session.get(ApiKey, key.id)
     assert fresh_key is not None
-    return JSONResponse(sync_response(job, fresh_key, runtime.storage, base), headers=headers)
+    return JSONResponse(sync_response(job, fresh_key, api.storage, base), headers=headers)

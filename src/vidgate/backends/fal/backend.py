@@ -30,7 +30,6 @@ from vidgate.backends.fal.queue import (
     Handle,
     Patience,
 )
-from vidgate.backends.fal.webhooks import DEFAULT_JWKS_URL, WebhookVerifier
 from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri
 from vidgate.media.probe import UnreadableVideo, probe_video
 from vidgate.storage import Storage, media_type
@@ -64,7 +63,7 @@ class FalBackend(Backend):
     def __init__(
         self, *, key: str, queue_url: str = DEFAULT_QUEUE_URL, max_download_bytes: int,
         http: httpx.AsyncClient | None = None, poll_first_seconds: float = POLL_FIRST_SECONDS,
-        webhook_url: str | None = None, jwks_url: str = DEFAULT_JWKS_URL,
+        webhook_url: str | None = None,
         rest_url: str = DEFAULT_REST_URL, storage: Storage | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
@@ -76,16 +75,7 @@ class FalBackend(Backend):
         self.poll_first_seconds = poll_first_seconds
         self.timeout_seconds = timeout_seconds
         self.webhook_url = webhook_url
-        self.webhooks = WebhookVerifier(self.http, jwks_url=jwks_url)
-        self._finished: dict[str, asyncio.Event] = {}
         self._abandoning: set[asyncio.Task[None]] = set()
-
-    def request_finished(self, request_id: str) -> None:
-        """fal said (by webhook) that a request is done: its job stops waiting and checks now.
-        The job itself still completes it, so a webhook and a poll can never both do so."""
-        event = self._finished.get(request_id)
-        if event is not None:
-            event.set()
 
     async def run(self, ctx: JobContext) -> BackendResult:
         try:
@@ -183,16 +173,10 @@ class FalBackend(Backend):
         return await asyncio.to_thread(path.read_bytes), media_type(path), path.name
 
     async def _wait(self, handle: Handle, ctx: JobContext, patience: Patience) -> dict[str, Any]:
-        finished = self._finished.setdefault(handle.request_id, asyncio.Event())
-        try:
-            return await self._poll(handle, ctx, finished, patience)
-        finally:
-            self._finished.pop(handle.request_id, None)
-
-    async def _poll(
-        self, handle: Handle, ctx: JobContext, finished: asyncio.Event, patience: Patience
-    ) -> dict[str, Any]:
-        """Poll until fal says the request is finished; the status it last reported."""
+        """Poll until fal says the request is finished; the status it last reported. fal's
+        webhook (on any API process) pokes the job, which checks at once instead of at its
+        next poll; the job itself still completes the request, so a webhook and a poll can
+        never both do so."""
         delay = self.poll_first_seconds
         running_since: float | None = None
         unknown: set[str] = set()
@@ -212,8 +196,8 @@ class FalBackend(Backend):
                 unknown.add(state)
                 log.warning("fal.ai request %s reports an unknown status %r; still polling",
                             handle.request_id, state)
-            await _pause(delay, ctx, finished, patience)
-            finished.clear()  # a webhook buys one immediate check, not a burst of them
+            await _pause(delay, ctx, patience)
+            ctx.poked.clear()  # a webhook buys one immediate check, not a burst of them
             delay = min(POLL_MAX_SECONDS, delay * 1.5)
 
     async def _status(self, handle: Handle, patience: Patience) -> dict[str, Any]:
@@ -270,10 +254,10 @@ async def _save(ctx: JobContext, state: dict[str, Any]) -> None:
         await ctx.save_state(state)
 
 
-async def _pause(delay: float, ctx: JobContext, finished: asyncio.Event, patience: Patience) -> None:
+async def _pause(delay: float, ctx: JobContext, patience: Patience) -> None:
     """Wait for the next poll: `delay`, or less when the job is cancelled, a webhook says the
     request is done, or the deadline comes first."""
-    waits = [asyncio.ensure_future(ctx.cancelled.wait()), asyncio.ensure_future(finished.wait())]
+    waits = [asyncio.ensure_future(ctx.cancelled.wait()), asyncio.ensure_future(ctx.poked.wait())]
     try:
         await asyncio.wait(waits, timeout=min(delay, patience.remaining()),
                            return_when=asyncio.FIRST_COMPLETED)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from vidgate.backends.base import VideoRequest
-from vidgate.catalog import CATALOG, ModelSpec
-from vidgate.catalog.models import nearest
+from vidgate.backends.fal.models import FAL_CATALOG
+from vidgate.catalog.models import ModelSpec, nearest
 
 Params = dict[str, Any]
 Builder = Callable[[ModelSpec, VideoRequest], Params]
@@ -163,4 +163,4 @@ BUILDERS: dict[str, Builder] = {
 
 def model_input(request: VideoRequest) -> Params:
     """The JSON body fal's queue expects for the request's model."""
-    return BUILDERS[request.model](CATALOG[request.model], request)
+    return BUILDERS[request.model](FAL_CATALOG[request.model], request)

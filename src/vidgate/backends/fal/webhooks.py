@@ -36,9 +36,11 @@ class KeysUnavailable(Exception):
     now. fal delivers it again later."""
 
 
+JWKS_TIMEOUT = httpx.Timeout(10.0)
+
+
 class WebhookVerifier:
-    def __init__(self, http: httpx.AsyncClient, *, jwks_url: str = DEFAULT_JWKS_URL) -> None:
-        self.http = http
+    def __init__(self, *, jwks_url: str = DEFAULT_JWKS_URL) -> None:
         self.jwks_url = jwks_url
         self._keys: list[Ed25519PublicKey] = []
         self._fetched_at = -float(KEYS_CACHE_SECONDS)  # monotonic time of the last good fetch
@@ -82,7 +84,8 @@ class WebhookVerifier:
     async def _fetch(self) -> None:
         self._tried_at = time.monotonic()
         try:
-            response = await self.http.get(self.jwks_url)
+            async with httpx.AsyncClient(timeout=JWKS_TIMEOUT) as http:  # once a day at most
+                response = await http.get(self.jwks_url)
             response.raise_for_status()
             keys = [
                 Ed25519PublicKey.from_public_bytes(_b64url(key["x"]))
