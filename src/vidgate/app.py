@@ -15,12 +15,9 @@ from vidgate import __version__
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import BodySizeLimit
 from vidgate.api.routes import files, jobs, models, quota, videos
-from vidgate.api.side import ApiSide
 from vidgate.backends.registry import PluginFactory, load_plugins
 from vidgate.config import Settings, load_settings
-from vidgate.jobs.dispatch import InProcessDispatch
-from vidgate.jobs.worker import WorkerSide
-from vidgate.services import Services
+from vidgate.sides import running
 
 API_PREFIX = "/api/v1"
 
@@ -34,26 +31,22 @@ Errors are `{"error": "..."}`.
 def create_app(
     settings: Settings | None = None,
     *,
+    workers: bool = True,
     plugins: Sequence[PluginFactory] | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """Build the app. `plugins` replaces the backend plugins found installed (tests);
+    """Build the app, with workers in its process unless `workers` is False (an API-only
+    process of a scale-out). `plugins` replaces the backend plugins found installed (tests);
     `http_transport` replaces the network for source-media downloads (tests)."""
     settings = settings or load_settings()
     backend_plugins = load_plugins(settings, plugins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.open(settings, backend_plugins)
-        dispatch = InProcessDispatch(services.events)
-        app.state.api = ApiSide.start(services, dispatch)
-        app.state.worker = await WorkerSide.start_embedded(services, dispatch, http_transport=http_transport)
-        try:
+        async with running(settings, backend_plugins, workers=workers, http_transport=http_transport) as sides:
+            app.state.api = sides.api
+            app.state.worker = sides.worker
             yield
-        finally:
-            await app.state.api.stop()
-            await app.state.worker.stop()
-            await services.close()
 
     app = FastAPI(title="vidgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     api = APIRouter(prefix=API_PREFIX)

@@ -1,12 +1,13 @@
-"""`vidgate serve | generate | keys create | keys list | keys revoke`."""
+"""`vidgate serve | worker | db upgrade | generate | keys create | keys list | keys revoke`."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -15,9 +16,12 @@ from vidgate.auth.models import ApiKey
 from vidgate.catalog import MODES
 from vidgate.config import Settings, load_settings
 from vidgate.db.engine import create_engine, create_sessionmaker
-from vidgate.db.migrate import upgrade
+from vidgate.db.migrate import SchemaOutdated, check_current, current_revision, upgrade
 from vidgate.jobs.store import Sessions
 from vidgate.media.dimensions import ASPECT_RATIOS, RESOLUTIONS, output_dimensions
+
+if TYPE_CHECKING:
+    from vidgate.backends.registry import BackendPlugin
 
 T = TypeVar("T")
 
@@ -26,16 +30,22 @@ SANDBOX_SECONDS = 3_600
 
 
 def with_database(settings: Settings, action: Callable[[Sessions], Awaitable[T]]) -> T:
+    """Run `action` on the database, brought to the newest schema first (or checked to be
+    there, when processes do not migrate: scale-out)."""
+
     async def run() -> T:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.resolved_database_url)
         try:
-            await upgrade(engine)
+            await (upgrade(engine) if settings.migrate_on_start else check_current(engine))
             return await action(create_sessionmaker(engine))
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except SchemaOutdated as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -47,14 +57,22 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to bind (env VIDGATE_HOST, default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (env VIDGATE_PORT, default 8000).")
-def serve(host: str | None, port: int | None) -> None:
-    """Start the API server on the embedded default (SQLite, local folder, in-process workers)."""
+@click.option("--no-workers", is_flag=True,
+              help="Serve the API alone; `vidgate worker` processes run the jobs (PostgreSQL only).")
+def serve(host: str | None, port: int | None, no_workers: bool) -> None:
+    """Start the API server: on the embedded default (SQLite, local folder) with its workers
+    in the same process; on PostgreSQL with workers too, unless --no-workers."""
     import uvicorn
 
     from vidgate.app import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
+    if no_workers and not settings.queued:
+        raise click.UsageError(
+            "--no-workers needs PostgreSQL (DATABASE_URL=postgresql://...): its queue carries jobs "
+            "to the `vidgate worker` processes"
+        )
     first_key = with_database(settings, _sandbox_key_if_empty)
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     if first_key:
@@ -67,7 +85,91 @@ def serve(host: str | None, port: int | None) -> None:
             "    -d '{\"prompt\": \"Ocean waves crashing on rocks\", \"duration_seconds\": 5}'\n"
         )
     click.echo(f"vidgate on {base} (docs at {base}/docs), data in {settings.data_dir.resolve()}")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    app = create_app(settings, workers=not no_workers)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+@main.command()
+@click.option("--lanes", default=None, metavar="LANE[=N],...",
+              help="Lanes to run jobs of, each with its concurrency if given: local,fal or "
+              "local=2,fal=500. Default: every lane of the backends this server has configured.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Jobs of each lane run at once (default: per backend, e.g. VIDGATE_WORKERS for "
+              "local renders, VIDGATE_FAL_CONCURRENCY for fal).")
+def worker(lanes: str | None, concurrency: int | None) -> None:
+    """Run jobs in this process, taken from the PostgreSQL queue that API processes
+    (`vidgate serve --no-workers`) fill. Stops on SIGTERM or Ctrl-C, giving running jobs back."""
+    from vidgate.backends.registry import lane_slots, load_plugins
+
+    settings = load_settings()
+    if not settings.queued:
+        raise click.UsageError("`vidgate worker` needs PostgreSQL (DATABASE_URL=postgresql://...)")
+    plugins = load_plugins(settings)
+    try:
+        chosen = choose_lanes(lanes, concurrency, available=lane_slots(plugins))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lanes") from exc
+    try:
+        asyncio.run(_work(settings, plugins, chosen))
+    except SchemaOutdated as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def choose_lanes(spec: str | None, concurrency: int | None, *, available: Mapping[str, int]) -> dict[str, int]:
+    """The lanes and their concurrency a worker runs, from `--lanes` and `--concurrency`.
+
+    >>> choose_lanes("local=1,fal", None, available={"local": 2, "fal": 200})
+    {'local': 1, 'fal': 200}
+    >>> choose_lanes(None, 5, available={"local": 2, "fal": 200})
+    {'local': 5, 'fal': 5}
+    """
+    chosen: dict[str, int] = {}
+    for part in (spec or ",".join(available)).split(","):
+        lane, _, count = part.strip().partition("=")
+        if lane not in available:
+            known = ", ".join(available) or "none"
+            raise ValueError(f"no backend configured here runs on lane {lane!r} (lanes: {known})")
+        if count and not (count.isdigit() and int(count) > 0):
+            raise ValueError(f"lane {lane}: {count!r} is not a number of jobs")
+        chosen[lane] = int(count) if count else concurrency or available[lane]
+    return chosen
+
+
+async def _work(settings: Settings, plugins: Sequence[BackendPlugin], lanes: dict[str, int]) -> None:
+    from vidgate.sides import running
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with running(settings, plugins, api=False, lanes=lanes):
+        shown = ", ".join(f"{lane} ({slots} at once)" for lane, slots in lanes.items())
+        click.echo(f"vidgate worker running jobs of lanes {shown}")
+        await stop.wait()
+        click.echo("vidgate worker stopping: running jobs go back to the queue")
+
+
+@main.group(name="db")
+def db_group() -> None:
+    """The database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to this release's schema (once per release in scale-out, before
+    starting its processes; concurrent runs take turns)."""
+
+    async def run(settings: Settings) -> str:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"The database is at schema revision {asyncio.run(run(settings))}")
 
 
 async def _sandbox_key_if_empty(sessions: Sessions) -> str | None:

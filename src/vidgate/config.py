@@ -7,7 +7,7 @@ import os
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
@@ -62,7 +62,20 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `vidgate serve` binds to.")
     port: int = Field(default=8000, description="Port `vidgate serve` listens on.")
     workers: int = Field(
-        default=2, ge=1, le=64, description="Jobs rendered at the same time by this server process."
+        default=2, ge=1, le=64,
+        description="Jobs rendered at the same time by one process that runs workers (the local lane).",
+    )
+    queue: Literal["auto", "embedded", "procrastinate"] = Field(
+        default="auto",
+        description="How jobs reach workers: embedded (in the server process, any database) or "
+        "procrastinate (PostgreSQL: API and worker processes on any machines). auto: "
+        "procrastinate on PostgreSQL, embedded on SQLite.",
+    )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Bring the database to the newest schema when a process starts. Off for "
+        "scale-out: run `vidgate db upgrade` once per release; processes then refuse to start "
+        "on an older schema.",
     )
     job_lease_seconds: float = Field(
         default=30.0,
@@ -151,6 +164,19 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.resolved_database_url.startswith("postgresql")
+
+    @property
+    def queued(self) -> bool:
+        """Whether jobs go through procrastinate (else the embedded dispatcher)."""
+        if self.queue == "auto":
+            return self.uses_postgres
+        if self.queue == "procrastinate" and not self.uses_postgres:
+            raise ValueError("VIDGATE_QUEUE=procrastinate needs a PostgreSQL DATABASE_URL")
+        return self.queue == "procrastinate"
 
     @cached_property
     def resolved_database_url(self) -> str:

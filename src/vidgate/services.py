@@ -13,9 +13,10 @@ from vidgate.backends.registry import BackendPlugin
 from vidgate.catalog import Catalog
 from vidgate.config import Settings
 from vidgate.db.engine import create_engine, create_sessionmaker
-from vidgate.db.migrate import upgrade
+from vidgate.db.migrate import check_current, upgrade
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
+from vidgate.jobs.pg_events import PgJobEvents
 from vidgate.storage import LocalStorage, Storage
 
 
@@ -31,12 +32,17 @@ class Services:
 
     @classmethod
     async def open(cls, settings: Settings, plugins: Sequence[BackendPlugin]) -> Services:
-        """Open the database (migrating it), the events and the storage."""
+        """Open the database (migrated, or checked to be current), the job events (between
+        processes when jobs are queued) and the storage."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.resolved_database_url)
-        await upgrade(engine)
-        events = JobEvents()
+        try:
+            await (upgrade(engine) if settings.migrate_on_start else check_current(engine))
+        except BaseException:
+            await engine.dispose()
+            raise
+        events = PgJobEvents(settings.resolved_database_url) if settings.queued else JobEvents()
         await events.start()
         return cls(
             settings=settings,

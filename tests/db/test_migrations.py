@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from vidgate.config import normalise_database_url
 from vidgate.db.engine import create_engine
 from vidgate.db.migrate import upgrade
-from vidgate.db.models import metadata
+from vidgate.db.models import metadata, vidgate_object
 
 
 async def test_migrations_match_the_models(tmp_path: Path, database_url: str | None) -> None:
@@ -20,7 +20,8 @@ async def test_migrations_match_the_models(tmp_path: Path, database_url: str | N
     await upgrade(engine)  # a second run is a no-op
 
     def diff(connection: object) -> list:
-        return compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": vidgate_object})
+        return compare_metadata(context, metadata)
 
     async with engine.connect() as connection:
         assert await connection.run_sync(diff) == []

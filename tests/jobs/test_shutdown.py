@@ -40,7 +40,7 @@ async def test_workers_stop_when_a_cancelled_query_surfaces_as_a_driver_error(
 
     monkeypatch.setattr(dispatcher_module.store, "claim_next", claim_that_breaks_on_cancel)
     worker = harness.worker
-    workers = Dispatcher(executor=worker.executor, dispatch=worker.dispatcher.dispatch, lanes={"local": 2})
+    workers = Dispatcher(executor=worker.executor, dispatch=InProcessDispatch(worker.services.events), lanes={"local": 2})
     await workers.start()
     await asyncio.wait_for(in_query.wait(), STOP_WITHIN_SECONDS)
     await asyncio.wait_for(workers.stop(), STOP_WITHIN_SECONDS)
@@ -75,7 +75,7 @@ async def test_a_job_stopped_by_shutdown_goes_back_to_the_queue_even_if_its_back
     )
     job_id = response.json()["id"]
     await asyncio.wait_for(backend.started.wait(), STOP_WITHIN_SECONDS)
-    await asyncio.wait_for(harness.worker.dispatcher.stop(), STOP_WITHIN_SECONDS)
+    await asyncio.wait_for(harness.worker.runner.stop(), STOP_WITHIN_SECONDS)
     job = (await harness.client.get(f"/api/v1/jobs/{job_id}", headers=auth(key))).json()
     assert job["status"] == "pending"  # not failed: the next start runs it
     assert job["errorMessage"] is None

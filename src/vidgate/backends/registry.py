@@ -93,3 +93,13 @@ def _check_unique(plugins: list[BackendPlugin]) -> None:
             if model.id in models:
                 raise ValueError(f"model {model.id} is served by both {models[model.id]} and {plugin.name}")
             models[model.id] = plugin.name
+
+
+def lane_slots(plugins: Iterable[BackendPlugin]) -> dict[str, int]:
+    """How many jobs of each lane one worker process runs at once: the concurrency of the
+    configured backends on it."""
+    slots: dict[str, int] = {}
+    for plugin in plugins:
+        if plugin.configured:
+            slots[plugin.lane] = slots.get(plugin.lane, 0) + plugin.concurrency
+    return slots

@@ -1,4 +1,4 @@
-"""Bringing a database to the newest schema with Alembic."""
+"""Bringing a database to the newest schema with Alembic, and checking that it is there."""
 
 from __future__ import annotations
 
@@ -6,9 +6,20 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+# PostgreSQL advisory lock held while migrating: processes starting together take turns, and
+# each after the first finds the schema current.
+MIGRATION_LOCK = 7_346_001
+
+
+class SchemaOutdated(RuntimeError):
+    """The database is not at the schema this release needs."""
 
 
 def alembic_config(url: str) -> Config:
@@ -17,13 +28,36 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Apply every migration not yet applied, on the given engine's database."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply every migration not yet applied (up to `revision`), on the engine's database."""
     config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
 
-    def _upgrade(connection: object) -> None:
+    def _upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+async def current_revision(engine: AsyncEngine) -> str:
+    """The schema revision the database is at ("none" for an empty one)."""
+
+    def _current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current) or "none"
+
+
+async def check_current(engine: AsyncEngine) -> None:
+    """Raise SchemaOutdated unless the database is at the newest revision."""
+    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    current = await current_revision(engine)
+    if current != head:
+        raise SchemaOutdated(
+            f"the database schema is at revision {current}, this release needs {head}: "
+            "run `vidgate db upgrade`"
+        )

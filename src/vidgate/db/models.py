@@ -7,4 +7,10 @@ from vidgate.jobs.models import Job
 
 metadata = Base.metadata
 
-__all__ = ["ApiKey", "Job", "LedgerEntry", "metadata"]
+__all__ = ["ApiKey", "Job", "LedgerEntry", "metadata", "vidgate_object"]
+
+
+def vidgate_object(name: str | None, type_: str, parent_names: object) -> bool:
+    """Whether a schema object is vidgate's own (for comparing the database with the models):
+    procrastinate's tables share the PostgreSQL database and are not."""
+    return not (name or "").startswith("procrastinate_")

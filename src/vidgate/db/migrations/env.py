@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from vidgate.config import load_settings
 from vidgate.db.engine import create_engine
-from vidgate.db.models import metadata
+from vidgate.db.models import metadata, vidgate_object
 
 config = context.config
 
@@ -20,6 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=vidgate_object,
     )
     with context.begin_transaction():
         context.run_migrations()
