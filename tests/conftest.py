@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from tests.s3_server import S3Server, s3_server
 from vidgate.api.side import ApiSide
 from vidgate.app import create_app
 from vidgate.auth import service as keys
@@ -278,6 +279,13 @@ async def serving(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=60
         ) as client:
             yield Harness(app, client)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One S3-compatible server (SeaweedFS on loopback) for the whole run."""
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -70,6 +70,39 @@ class Settings(BaseSettings):
         description="How jobs reach workers: embedded (in the server process, any database) or "
         "procrastinate (PostgreSQL: API and worker processes on any machines). auto: "
         "procrastinate on PostgreSQL, embedded on SQLite.",
+    )
+    storage: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where outputs are kept: local (a folder in the data dir, served at /files) or "
+        "s3 (an S3-compatible bucket; links are presigned when a job is read).",
+    )
+    s3_bucket: str | None = Field(default=None, description="The bucket outputs go to (storage s3).")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Where this server reaches the S3 API (e.g. http://minio:9000); unset for AWS.",
+    )
+    s3_public_url: str | None = Field(
+        default=None,
+        description="Where clients reach it, which the links name; default: s3_endpoint_url.",
+    )
+    s3_region: str = Field(default="us-east-1", description="The bucket's region.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="Default: boto3's own chain (AWS_ACCESS_KEY_ID, instance role...)."
+    )
+    s3_secret_access_key: str | None = Field(default=None, description="Goes with s3_access_key_id.")
+    s3_prefix: str = Field(default="", description="Put before every key, e.g. vidgate/.")
+    link_seconds: int = Field(
+        default=86_400,
+        ge=1,
+        le=7 * 86_400,
+        description="How long an output link made when a job is read stays valid (S3: at most 7 "
+        "days); long enough to play and seek a video. Local links do not expire.",
+    )
+    output_retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Delete a job's outputs this long after it completed (the job stays, and says "
+        "when its outputs were deleted). Unset: keep them.",
     )
     migrate_on_start: bool = Field(
         default=True,
@@ -164,6 +197,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("VIDGATE_STORAGE=s3 needs VIDGATE_S3_BUCKET")
+        return self
 
     @property
     def uses_postgres(self) -> bool:

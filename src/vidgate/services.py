@@ -17,7 +17,7 @@ from vidgate.db.migrate import check_current, upgrade
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
 from vidgate.jobs.pg_events import PgJobEvents
-from vidgate.storage import LocalStorage, Storage
+from vidgate.storage import Storage, open_storage
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Services:
             engine=engine,
             sessions=create_sessionmaker(engine),
             events=events,
-            storage=LocalStorage(settings.outputs_dir),
+            storage=open_storage(settings),
             plugins={plugin.name: plugin for plugin in plugins},
             catalog=Catalog(model for plugin in plugins for model in plugin.models),
         )

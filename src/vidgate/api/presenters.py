@@ -29,15 +29,20 @@ def absolute(url: str, base: str) -> str:
     return base + url if url.startswith("/") else url
 
 
-def output_with_links(output: dict[str, Any] | None, storage: Storage, base: str) -> dict[str, Any] | None:
+def output_with_links(
+    output: dict[str, Any] | None, storage: Storage, base: str, *, deleted: bool = False
+) -> dict[str, Any] | None:
     """A job's output as clients see it: its stored files' keys turned into links, made now
-    (an expiring link is fresh on every read), with the moment they expire."""
+    (an expiring link is fresh on every read), with the moment they expire; no links once
+    retention has `deleted` the files."""
     if not output:
         return None
     linked = dict(output)
     if "video" in linked:
         video = dict(linked["video"])
         key, poster_key = video.pop("key", None), video.pop("poster_key", None)
+        if deleted:
+            key = poster_key = None
         link = storage.link(key) if key else None
         video["url"] = absolute(link.url, base) if link else None
         video["thumbnail_url"] = absolute(storage.link(poster_key).url, base) if poster_key else None
@@ -54,7 +59,9 @@ def job_object(job: Job, storage: Storage, base: str) -> dict[str, Any]:
         "status": job.status,
         "progress": job.progress,
         "inputParams": job.input_params,
-        "outputData": output_with_links(job.output_data, storage, base),
+        "outputData": output_with_links(
+            job.output_data, storage, base, deleted=job.outputs_deleted_at is not None
+        ),
         "estimatedCredits": job.estimated_credits,
         "actualCredits": job.actual_credits,
         "createdAt": iso(job.created_at),
@@ -63,6 +70,7 @@ def job_object(job: Job, storage: Storage, base: str) -> dict[str, Any]:
         "modelTier": job.model_tier,
         "provider": job.provider,
         "errorMessage": job.error_message,
+        "outputsDeletedAt": iso(job.outputs_deleted_at),
     }
 
 
@@ -79,7 +87,7 @@ def async_response(job: Job) -> dict[str, Any]:
 
 def sync_response(job: Job, key: ApiKey, storage: Storage, base: str) -> dict[str, Any]:
     """The seed's sync shape, for a completed job; `key` carries balances after settlement."""
-    output = output_with_links(job.output_data, storage, base) or {}
+    output = output_with_links(job.output_data, storage, base, deleted=job.outputs_deleted_at is not None) or {}
     video = output["video"]
     return {
         "id": job.id,

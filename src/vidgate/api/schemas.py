@@ -134,7 +134,7 @@ _EXPIRES = "When `url` and `thumbnail_url` stop working (ISO 8601); null when th
 
 
 class VideoData(BaseModel):
-    url: str
+    url: str | None = Field(description="The video; null once retention has deleted it")
     duration_seconds: float
     width: int
     height: int
@@ -205,6 +205,9 @@ class JobOut(BaseModel):
     modelTier: str
     provider: str
     errorMessage: str | None
+    outputsDeletedAt: str | None = Field(
+        default=None, description="When retention deleted the job's outputs (ISO 8601)"
+    )
 
 
 class JobList(BaseModel):

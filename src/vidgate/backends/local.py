@@ -21,7 +21,7 @@ from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, opt
 from vidgate.media.dimensions import RESOLUTIONS, output_dimensions
 from vidgate.media.fetch import FetchError, fetch_to_file
 from vidgate.media.limits import SourceLimits
-from vidgate.storage import Storage
+from vidgate.storage import LinkRefused, Storage
 
 # Scheduling priority of render processes, below the server's own (0).
 RENDER_NICENESS = 10
@@ -125,13 +125,15 @@ class LocalBackend(Backend):
     async def _source(self, ctx: JobContext, field: str) -> Path:
         """A source on local disk: one of vidgate's own outputs is read where it is stored."""
         url = getattr(ctx.request, field)
-        stored = await self.storage.local_copy(url, ctx.work_dir)
-        if stored is not None:
-            return stored
         try:
+            stored = await self.storage.local_copy(url, ctx.work_dir)
+            if stored is not None:
+                return stored
             return await fetch_to_file(
                 ctx.http, url, ctx.work_dir / field, field=field, max_bytes=self.max_source_bytes
             )
+        except LinkRefused as exc:
+            raise BackendError(f"{field}: {exc}", kind=FailureKind.INPUT) from exc
         except FetchError as exc:
             raise BackendError(str(exc), kind=FailureKind.INPUT) from exc
 

@@ -1,6 +1,6 @@
 """The embedded dispatcher: in the server process, one loop per lane claims pending jobs while
 the lane has a free slot and runs each in a task of its own; the reaper takes back jobs whose
-worker died (their lease ran out)."""
+worker died (their lease ran out); retention deletes old outputs, when configured."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from vidgate.jobs.dispatch import InProcessDispatch
 from vidgate.jobs.executor import Executor
 from vidgate.jobs.loops import raise_if_cancelling
 from vidgate.jobs.models import Job, JobStatus
+from vidgate.jobs.retention import BATCH, delete_old_outputs, retention_interval
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class Dispatcher:
             for lane, slots in self.lanes.items()
         ]
         self._loops.append(asyncio.create_task(self._reaper_loop(), name="vidgate-reaper"))
+        if self.settings.output_retention_days is not None:
+            self._loops.append(asyncio.create_task(self._retention_loop(), name="vidgate-retention"))
 
     async def stop(self) -> None:
         """Stop claiming, then stop the running jobs (each gives its job back to the queue)."""
@@ -94,6 +97,18 @@ class Dispatcher:
             except Exception:
                 raise_if_cancelling()
                 log.exception("reclaiming expired jobs failed")
+
+    async def _retention_loop(self) -> None:
+        assert self.settings.output_retention_days is not None
+        interval = retention_interval(self.settings.output_retention_days)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                while await delete_old_outputs(self.executor.services) == BATCH:
+                    pass
+            except Exception:
+                raise_if_cancelling()
+                log.exception("deleting outputs past retention failed")
 
     async def _reclaim(self) -> None:
         job_ids = await store.reclaim_expired(

@@ -65,6 +65,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When retention deleted its outputs (output_data keeps their keys and facts).
+    outputs_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Runs started; the current one's number fences every state change of a run, so a worker
     # presumed dead that comes back, or a task delivered twice, changes nothing.
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,6 +15,7 @@ a worker presumed dead, changes nothing.
 - A pending job without a waiting or running task (its API process died between the commit
   and the defer, or its task was aborted by a worker's shutdown) is deferred again by
   `dispatch_orphans`.
+- `delete_old_outputs` applies output retention.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class QueuedWork(Protocol):
 
     async def dispatch_orphans(self) -> None: ...
 
+    async def delete_old_outputs(self) -> None: ...
+
 
 def _work(context: procrastinate.JobContext) -> QueuedWork:
     work: QueuedWork = context.additional_context["vidgate"]
@@ -78,6 +81,10 @@ async def dispatch_orphans(context: procrastinate.JobContext, timestamp: int) ->
     await _work(context).dispatch_orphans()
 
 
+async def delete_old_outputs(context: procrastinate.JobContext, timestamp: int) -> None:
+    await _work(context).delete_old_outputs()
+
+
 EVERY_5_SECONDS = "* * * * * */5"  # cron, with a sixth field for seconds
 
 
@@ -91,7 +98,7 @@ def queue_app(database_url: str, *, workers: int = 0) -> procrastinate.App:
     app = procrastinate.App(connector=connector)
     app.task(name=RUN_JOB, pass_context=True)(run_job)
     app.task(name=ABANDON_REQUEST, pass_context=True)(abandon_request)
-    for periodic in (retry_stalled, dispatch_orphans):
+    for periodic in (retry_stalled, dispatch_orphans, delete_old_outputs):
         task = app.task(name=f"{NAMESPACE}:{periodic.__name__}", queue=MAINTENANCE, pass_context=True)(periodic)
         app.periodic(cron=EVERY_5_SECONDS, periodic_id=periodic.__name__)(task)
     return app

@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, update
@@ -545,3 +545,25 @@ async def running_job_with_request(sessions: Sessions, provider: str, request_id
 def _active(job_id: str) -> Any:
     return and_(Job.id == job_id, or_(*(Job.status == s for s in ACTIVE)))
 
+
+
+async def with_outputs_to_delete(sessions: Sessions, *, completed_before: datetime, limit: int) -> Sequence[Job]:
+    """Completed jobs older than `completed_before` whose outputs are still stored."""
+    async with sessions() as session:
+        return (
+            await session.scalars(
+                select(Job)
+                .where(
+                    Job.status == JobStatus.COMPLETED.value,
+                    Job.completed_at < completed_before,
+                    Job.outputs_deleted_at.is_(None),
+                )
+                .order_by(Job.completed_at)
+                .limit(limit)
+            )
+        ).all()
+
+
+async def mark_outputs_deleted(sessions: Sessions, job_ids: Sequence[str]) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(Job).where(Job.id.in_(job_ids)).values(outputs_deleted_at=utcnow()))

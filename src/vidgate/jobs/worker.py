@@ -13,7 +13,7 @@ import procrastinate
 
 from vidgate.backends.base import Backend
 from vidgate.backends.registry import BackendServices, lane_slots
-from vidgate.jobs import queue, store
+from vidgate.jobs import queue, retention, store
 from vidgate.jobs.dispatch import Dispatch, InProcessDispatch
 from vidgate.jobs.dispatcher import Dispatcher
 from vidgate.jobs.executor import Executor
@@ -110,6 +110,10 @@ class WorkerSide:
         for job in await queue.orphans(self.sessions):
             log.warning("job %s was pending without a task: deferred again", job.id)
             await self.dispatch.submitted(job)
+
+    async def delete_old_outputs(self) -> None:
+        while await retention.delete_old_outputs(self.services) == retention.BATCH:
+            pass
 
 
 def build_backends(services: Services, http: httpx.AsyncClient) -> dict[str, Backend]:

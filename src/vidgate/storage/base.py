@@ -21,6 +21,10 @@ def media_type(path: Path | str) -> str:
     return _MEDIA_TYPES.get(Path(path).suffix, "application/octet-stream")
 
 
+class LinkRefused(Exception):
+    """One of a storage's links that it no longer honours (expired, or altered)."""
+
+
 @dataclass(frozen=True)
 class Link:
     """Where a client fetches a stored file: an absolute URL, or a path the API serves under
@@ -45,7 +49,8 @@ class Storage(Protocol):
 
     async def local_copy(self, url: str, work_dir: Path) -> Path | None:
         """The file behind one of this storage's links, on local disk (read it, do not change
-        it), or None when `url` is not a valid link of this storage."""
+        it), or None when `url` is not one of its links. Raises LinkRefused for one of its links
+        that is no longer valid."""
 
     async def delete(self, keys: Iterable[str]) -> None:
         """Remove stored files; keys already gone are not an error."""

@@ -32,7 +32,7 @@ from vidgate.backends.fal.queue import (
 )
 from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri
 from vidgate.media.probe import UnreadableVideo, probe_video
-from vidgate.storage import Storage, media_type
+from vidgate.storage import LinkRefused, Storage, media_type
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,10 @@ class FalBackend(Backend):
             return data, content_type, f"{field}{mimetypes.guess_extension(content_type) or ''}"
         if not isinstance(url, str) or self.storage is None:
             return None
-        path = await self.storage.local_copy(url, ctx.work_dir)
+        try:
+            path = await self.storage.local_copy(url, ctx.work_dir)
+        except LinkRefused as exc:
+            raise BackendError(f"{field}: {exc}", kind=FailureKind.INPUT) from exc
         if path is None:
             return None
         return await asyncio.to_thread(path.read_bytes), media_type(path), path.name

@@ -1,0 +1,46 @@
+"""Retention: outputs of jobs completed longer ago than `output_retention_days` are deleted
+from storage (either kind), and the job records when. Run periodically by the embedded
+dispatcher, or by a maintenance task in scale-out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from vidgate.db.base import utcnow
+from vidgate.jobs import store
+from vidgate.services import Services
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+# How often retention runs: at most this often, and at least twice per retention period.
+MAX_INTERVAL_SECONDS = 300.0
+
+
+def retention_interval(days: float) -> float:
+    return min(MAX_INTERVAL_SECONDS, days * 86_400 / 2)
+
+
+def output_keys(output: dict[str, Any] | None) -> list[str]:
+    video = (output or {}).get("video") or {}
+    return [key for key in (video.get("key"), video.get("poster_key")) if key]
+
+
+async def delete_old_outputs(services: Services) -> int:
+    """Delete the outputs past retention (a batch at most); return how many jobs had theirs
+    deleted. Files go first, so a stop between the two deletes them again next time."""
+    days = services.settings.output_retention_days
+    if days is None:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    jobs = await store.with_outputs_to_delete(services.sessions, completed_before=cutoff, limit=BATCH)
+    if not jobs:
+        return 0
+    await services.storage.delete([key for job in jobs for key in output_keys(job.output_data)])
+    await store.mark_outputs_deleted(services.sessions, [job.id for job in jobs])
+    for job in jobs:
+        await services.events.changed(job.id)
+    log.info("retention deleted the outputs of %d jobs completed before %s", len(jobs), cutoff.isoformat())
+    return len(jobs)
