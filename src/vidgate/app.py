@@ -14,9 +14,10 @@ from fastapi import APIRouter, FastAPI
 from vidgate import __version__
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import BodySizeLimit
-from vidgate.api.routes import files, jobs, models, quota, videos
+from vidgate.api.routes import files, jobs, models, ops, quota, videos
 from vidgate.backends.registry import PluginFactory, load_plugins
 from vidgate.config import Settings, load_settings
+from vidgate.ops.metrics import HttpMetrics
 from vidgate.sides import running
 
 API_PREFIX = "/api/v1"
@@ -57,8 +58,10 @@ def create_app(
             api.include_router(plugin.router)
     app.include_router(api)
     app.include_router(files.router)
+    app.include_router(ops.router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(HttpMetrics)
     _complete_openapi(app)
     return app
 

@@ -19,6 +19,7 @@ from vidgate.db.engine import create_engine, create_sessionmaker
 from vidgate.db.migrate import SchemaOutdated, check_current, current_revision, upgrade
 from vidgate.jobs.store import Sessions
 from vidgate.media.dimensions import ASPECT_RATIOS, RESOLUTIONS, output_dimensions
+from vidgate.ops.logs import setup_logging
 
 if TYPE_CHECKING:
     from vidgate.backends.registry import BackendPlugin
@@ -86,7 +87,8 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
         )
     click.echo(f"vidgate on {base} (docs at {base}/docs), data in {settings.data_dir.resolve()}")
     app = create_app(settings, workers=not no_workers)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    log_config = setup_logging(settings.log_format)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=log_config)
 
 
 @main.command()
@@ -96,7 +98,9 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
 @click.option("--concurrency", type=click.IntRange(min=1), default=None,
               help="Jobs of each lane run at once (default: per backend, e.g. VIDGATE_WORKERS for "
               "local renders, VIDGATE_FAL_CONCURRENCY for fal).")
-def worker(lanes: str | None, concurrency: int | None) -> None:
+@click.option("--metrics-port", type=click.IntRange(min=1, max=65535), default=None,
+              help="Serve this worker's Prometheus metrics on this port (on VIDGATE_HOST).")
+def worker(lanes: str | None, concurrency: int | None, metrics_port: int | None) -> None:
     """Run jobs in this process, taken from the PostgreSQL queue that API processes
     (`vidgate serve --no-workers`) fill. Stops on SIGTERM or Ctrl-C, giving running jobs back."""
     from vidgate.backends.registry import lane_slots, load_plugins
@@ -104,6 +108,13 @@ def worker(lanes: str | None, concurrency: int | None) -> None:
     settings = load_settings()
     if not settings.queued:
         raise click.UsageError("`vidgate worker` needs PostgreSQL (DATABASE_URL=postgresql://...)")
+    setup_logging(settings.log_format)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from vidgate.ops.metrics import REGISTRY
+
+        start_http_server(metrics_port, addr=settings.host, registry=REGISTRY)
     plugins = load_plugins(settings)
     try:
         chosen = choose_lanes(lanes, concurrency, available=lane_slots(plugins))

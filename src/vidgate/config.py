@@ -104,6 +104,10 @@ class Settings(BaseSettings):
         description="Delete a job's outputs this long after it completed (the job stays, and says "
         "when its outputs were deleted). Unset: keep them.",
     )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Log lines as JSON objects or as text; auto: JSON unless the output is a terminal.",
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="Bring the database to the newest schema when a process starts. Off for "

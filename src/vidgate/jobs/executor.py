@@ -23,6 +23,8 @@ from vidgate.jobs.dispatch import Dispatch
 from vidgate.jobs.events import EventKind
 from vidgate.jobs.loops import cancelling, raise_if_cancelling
 from vidgate.jobs.models import Job
+from vidgate.ops.logs import current_job
+from vidgate.ops.metrics import DISPATCH_SECONDS, JOB_SECONDS, JOBS_FINISHED
 
 if TYPE_CHECKING:
     from vidgate.services import Services
@@ -82,9 +84,14 @@ class Executor:
             save_state=lambda state: self._save_state(job, state),
         )
         self.running[job.id] = ctx
+        current_job.set(job.id)
+        if job.attempts == 1 and job.started_at is not None:
+            DISPATCH_SECONDS.labels(job.lane).observe((job.started_at - job.created_at).total_seconds())
         heartbeat = asyncio.create_task(self._heartbeat(job, ctx, progress))
         try:
-            await self._run_backend(job, ctx)
+            ended = await self._run_backend(job, ctx)
+            if ended is not None:
+                _observe_end(job, ended)
         finally:
             await asyncio.shield(self.events.changed(job.id))  # before the clean-up: waiters first
             heartbeat.cancel()
@@ -104,19 +111,22 @@ class Executor:
         if not await store.save_provider_state(self.sessions, job.id, attempt=job.attempts, state=state):
             raise JobLost(job.id)
 
-    async def _run_backend(self, job: Job, ctx: JobContext) -> None:
+    async def _run_backend(self, job: Job, ctx: JobContext) -> Job | None:
+        """Run the backend and store how the job ended; the job as it ended, or None when this
+        attempt no longer had it."""
         backend = self.backends[job.provider]
         try:
             result = await backend.run(ctx)
             if ctx.cancelled.is_set():  # finished in the same instant as the cancel request
                 raise BackendCancelled()
-            await self._store_result(job, ctx, result)
+            return await self._store_result(job, ctx, result)
         except BackendCancelled:
-            await store.cancel_running(self.sessions, job.id, attempt=job.attempts)
+            return await store.cancel_running(self.sessions, job.id, attempt=job.attempts)
         except JobLost:  # whoever has the job now settles it; nothing is ours to write
             log.warning("job %s is no longer this worker's; stopped running it", job.id)
+            return None
         except BackendError as exc:
-            await store.fail(self.sessions, job.id, error=str(exc), attempt=job.attempts, kind=exc.kind)
+            return await store.fail(self.sessions, job.id, error=str(exc), attempt=job.attempts, kind=exc.kind)
         except asyncio.CancelledError:  # the server is shutting down: the job runs again later
             await self._requeue(job)
             raise
@@ -125,7 +135,7 @@ class Executor:
                 await self._requeue(job)
                 raise asyncio.CancelledError() from exc
             log.exception("job %s failed in backend %s", job.id, backend.name)
-            await store.fail(
+            return await store.fail(
                 self.sessions,
                 job.id,
                 error=f"Internal error while generating the video ({exc.__class__.__name__})",
@@ -141,7 +151,7 @@ class Executor:
         if await store.requeue(self.sessions, job.id, attempt=job.attempts):
             await self.dispatch.submitted(job)
 
-    async def _store_result(self, job: Job, ctx: JobContext, result: BackendResult) -> None:
+    async def _store_result(self, job: Job, ctx: JobContext, result: BackendResult) -> Job | None:
         files = {"video.mp4": result.video_path}
         if result.poster_path is not None and result.poster_path.is_file():
             files["poster.jpg"] = result.poster_path
@@ -163,7 +173,7 @@ class Executor:
         spec = self.services.catalog.get(job.model)
         assert spec is not None, f"job {job.id} names a model missing from the catalog"
         charged = spec.price(min(result.duration_seconds, float(ctx.request.duration_seconds)))
-        await store.complete(
+        return await store.complete(
             self.sessions, job.id, attempt=job.attempts, output_data=output, charged=charged
         )
 
@@ -186,6 +196,13 @@ class Executor:
                 continue
             if cancel is None or cancel:  # taken from us, or cancellation asked for
                 ctx.cancelled.set()
+
+
+def _observe_end(job: Job, ended: Job) -> None:
+    JOBS_FINISHED.labels(ended.status, job.model, job.lane).inc()
+    if job.started_at is not None and ended.completed_at is not None:
+        seconds = (ended.completed_at - job.started_at).total_seconds()
+        JOB_SECONDS.labels(job.lane, job.model, ended.status).observe(seconds)
 
 
 def _advance(progress: _Progress, fraction: float) -> None:

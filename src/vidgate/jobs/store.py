@@ -3,6 +3,7 @@ so a retry or a crash can never settle credits twice or bring a finished job bac
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,11 +23,20 @@ from vidgate.billing.models import EntryKind
 from vidgate.db.base import utcnow
 from vidgate.jobs.models import TERMINAL_STATUSES, Job, JobStatus
 
+log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
 ACTIVE = (JobStatus.PENDING.value, JobStatus.PROCESSING.value)
 
 
 _JOB_ID = re.compile(r"job_[0-9a-f]{24}")
+
+
+def _journal(event: str, job: Job | None, job_id: str | None = None, **fields: Any) -> None:
+    """The log line of one state change of a job."""
+    facts = {"job_id": job.id if job is not None else job_id, "event": event, **fields}
+    if job is not None:
+        facts.update(status=job.status, attempt=job.attempts, lane=job.lane, model=job.model)
+    log.info("job %s %s", facts["job_id"], event, extra=facts)
 
 
 def new_job_id() -> str:
@@ -104,6 +114,8 @@ async def _submit_batch_once(sessions: Sessions, batch: Sequence[NewJob]) -> lis
                 ],
             )
             await session.execute(insert(Job.__table__), [_columns(job) for job in jobs])
+    for job in jobs:
+        _journal("submitted", job)
     for follower, leader in followers.items():
         first = results[leader]
         results[follower] = _replay(first, batch[follower]) if isinstance(first, Job) else first
@@ -309,6 +321,8 @@ async def _start_attempt(
             )
             .returning(Job)
         )
+    if started is not None:
+        _journal("started", started, worker=worker_id)
     return started
 
 
@@ -390,7 +404,9 @@ async def complete(
         await session.execute(
             update(Job).where(Job.id == job_id).values(actual_credits=charged[0], actual_seconds=charged[1])
         )
-    return await get(sessions, job_id)
+    completed = await get(sessions, job_id)
+    _journal("completed", completed, job_id, credits=charged[0], seconds=charged[1])
+    return completed
 
 
 async def fail(
@@ -442,7 +458,10 @@ async def requeue(sessions: Sessions, job_id: str, *, attempt: int) -> bool:
                 requeues=Job.requeues + 1,
             )
         )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    given_back = result.rowcount == 1  # type: ignore[attr-defined]
+    if given_back:
+        _journal("requeued", None, job_id, attempt=attempt)
+    return given_back
 
 
 async def reclaim_expired(sessions: Sessions, *, max_attempts: int) -> list[str]:
@@ -464,19 +483,22 @@ async def reclaim_expired(sessions: Sessions, *, max_attempts: int) -> list[str]
             Job.lease_expires_at < now,
         )
         ended = await _end_abandoned(sessions, job, condition, max_attempts)
-        if (ended.ended_here if ended is not None else await _back_to_pending(sessions, condition)):
+        if ended.ended_here if ended is not None else await _back_to_pending(sessions, job, condition):
             touched.append(job.id)
     return touched
 
 
-async def _back_to_pending(sessions: Sessions, condition: Any) -> bool:
+async def _back_to_pending(sessions: Sessions, job: Job, condition: Any) -> bool:
     async with sessions() as session, session.begin():
         result = await session.execute(
             update(Job)
             .where(condition)
             .values(status=JobStatus.PENDING.value, worker_id=None, lease_expires_at=None, progress=0)
         )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    taken_back = result.rowcount == 1  # type: ignore[attr-defined]
+    if taken_back:
+        _journal("taken back", job, lease_expired_at=str(job.lease_expires_at))
+    return taken_back
 
 
 async def _finish_and_release(
@@ -502,7 +524,9 @@ async def _finish_and_release(
             reserved=(row.estimated_credits, row.estimated_seconds),
         )
         await session.execute(update(Job).where(Job.id == job_id).values(actual_seconds=0))
-    return await get(sessions, job_id)
+    ended = await get(sessions, job_id)
+    _journal(status.value, ended, job_id, **({"error_kind": kind.value, "error": error} if kind else {}))
+    return ended
 
 
 async def _finish(
@@ -567,3 +591,14 @@ async def with_outputs_to_delete(sessions: Sessions, *, completed_before: dateti
 async def mark_outputs_deleted(sessions: Sessions, job_ids: Sequence[str]) -> None:
     async with sessions.begin() as session:
         await session.execute(update(Job).where(Job.id.in_(job_ids)).values(outputs_deleted_at=utcnow()))
+
+
+async def active_counts(sessions: Sessions) -> list[tuple[str, str, str, int]]:
+    """(status, model, lane, jobs) of the pending and processing jobs."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Job.status, Job.model, Job.lane, func.count())
+            .where(Job.status.in_(ACTIVE))
+            .group_by(Job.status, Job.model, Job.lane)
+        )
+    return [(status, model, lane, int(count)) for status, model, lane, count in rows.all()]

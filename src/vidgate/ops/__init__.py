@@ -1,0 +1,1 @@
+"""Operating a server: health and readiness, Prometheus metrics, structured logs."""

@@ -1,0 +1,88 @@
+"""Logs: one line per record, JSON for machines (`VIDGATE_LOG_FORMAT=json`, the default when
+the output is not a terminal) or text for people. Every line logged while a job runs carries
+its id; a job's every state change is a line of its own (jobs/store.py). No line holds an API
+key (they never reach a log call) or an output link's token (uvicorn's access lines are
+redacted here)."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+current_job: ContextVar[str | None] = ContextVar("vidgate_current_job", default=None)
+
+# /files/{job}/{token}/{name}: the token is the link's credential.
+_LINK_TOKEN = re.compile(r"(/files/[^/\s?]+/)[^/\s?]+(/)")
+
+
+class JobIdFilter(logging.Filter):
+    """Adds the id of the job being run (if any) to every record, as `job_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "job_id", None) is None:
+            record.job_id = current_job.get()
+        return True
+
+
+class RedactLinkTokens(logging.Filter):
+    """Replaces the token of output links in a record's message and arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
+def redact(text: str) -> str:
+    """
+    >>> redact("GET /files/job_1/secret-token/video.mp4 HTTP/1.1")
+    'GET /files/job_1/…/video.mp4 HTTP/1.1'
+    """
+    return _LINK_TOKEN.sub(r"\1…\2", text)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        job_id = getattr(record, "job_id", None)
+        return f"{line} [{job_id}]" if job_id else line
+
+
+def logging_config(log_format: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for vidgate's processes, uvicorn's loggers included."""
+    json_lines = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter, "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(job_id)s",
+         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
+        if json_lines
+        else {"()": TextFormatter, "fmt": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
+    )
+    handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "default",
+               "filters": ["job_id", "redact"]}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"job_id": {"()": JobIdFilter}, "redact": {"()": RedactLinkTokens}},
+        "formatters": {"default": formatter},
+        "handlers": {"default": handler},
+        "root": {"handlers": ["default"], "level": "INFO"},
+        "loggers": {
+            name: {"handlers": ["default"], "level": "INFO", "propagate": False}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
+def setup_logging(log_format: str) -> dict[str, Any]:
+    """Apply the configuration; return it (uvicorn takes it as its `log_config`)."""
+    config = logging_config(log_format)
+    logging.config.dictConfig(config)
+    return config
