@@ -74,8 +74,11 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
             "--no-workers needs PostgreSQL (DATABASE_URL=postgresql://...): its queue carries jobs "
             "to the `vidgate worker` processes"
         )
-    first_key = with_database(settings, _sandbox_key_if_empty)
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
+    # An API process of a scale-out writes to logs that others read: it shows no key.
+    first_key = None if no_workers else with_database(settings, _sandbox_key_if_empty)
+    if no_workers and not with_database(settings, keys.count_keys):
+        click.echo("No API key yet: create one with `vidgate keys create --name NAME --sandbox`")
     if first_key:
         click.echo(f"Created a sandbox API key (shown once; it is not stored):\n\n  {first_key}\n")
         click.echo("Try it:\n")

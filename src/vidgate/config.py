@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default is a SQLite file in the data folder. "
         "postgresql:// URLs use asyncpg.",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections one process keeps (it opens up to twice as many under "
+        "load, plus a few for the queue and the job events): size the server's max_connections "
+        "to the processes times that.",
+    )
     public_url: str | None = Field(
         default=None,
         description="Base URL put in front of output links (e.g. https://videos.example.com). "

@@ -36,7 +36,7 @@ class Services:
         processes when jobs are queued) and the storage."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(settings.resolved_database_url)
+        engine = create_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
         try:
             await (upgrade(engine) if settings.migrate_on_start else check_current(engine))
         except BaseException:

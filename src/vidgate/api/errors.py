@@ -12,9 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vidgate.api.schemas import ErrorBody
 from vidgate.backends.errors import FailureKind
+from vidgate.db.engine import unreachable
 from vidgate.errors import ApiError, BadRequest, ServiceUnavailable, UpstreamFailed
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 _LOCATION_ROOTS = {"body", "query", "path", "header"}
 _TYPE_NAMES = {
@@ -169,5 +171,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if unreachable(exc):
+            log.warning("the database is unreachable (%s %s): %s", request.method, request.url.path, exc)
+            return JSONResponse(
+                {"error": "The database is unreachable; try again shortly"},
+                status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "Internal server error"}, status_code=500)

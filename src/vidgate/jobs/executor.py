@@ -11,13 +11,16 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
 from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind, JobLost
+from vidgate.db.engine import unreachable
 from vidgate.jobs import store
 from vidgate.jobs.dispatch import Dispatch
 from vidgate.jobs.events import EventKind
@@ -25,11 +28,17 @@ from vidgate.jobs.loops import cancelling, raise_if_cancelling
 from vidgate.jobs.models import Job
 from vidgate.ops.logs import current_job
 from vidgate.ops.metrics import DISPATCH_SECONDS, JOB_SECONDS, JOBS_FINISHED
+from vidgate.storage import StorageUnavailable
 
 if TYPE_CHECKING:
     from vidgate.services import Services
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+STORE_PATIENCE_SECONDS = 600.0
+# How often a running job's progress is stored (and announced), at most.
+PROGRESS_SECONDS = 1.0
 
 
 @dataclass
@@ -121,12 +130,15 @@ class Executor:
                 raise BackendCancelled()
             return await self._store_result(job, ctx, result)
         except BackendCancelled:
-            return await store.cancel_running(self.sessions, job.id, attempt=job.attempts)
+            return await _patiently(lambda: store.cancel_running(self.sessions, job.id, attempt=job.attempts))
         except JobLost:  # whoever has the job now settles it; nothing is ours to write
             log.warning("job %s is no longer this worker's; stopped running it", job.id)
             return None
         except BackendError as exc:
-            return await store.fail(self.sessions, job.id, error=str(exc), attempt=job.attempts, kind=exc.kind)
+            error, kind = str(exc), exc.kind
+            return await _patiently(
+                lambda: store.fail(self.sessions, job.id, error=error, attempt=job.attempts, kind=kind)
+            )
         except asyncio.CancelledError:  # the server is shutting down: the job runs again later
             await self._requeue(job)
             raise
@@ -135,12 +147,11 @@ class Executor:
                 await self._requeue(job)
                 raise asyncio.CancelledError() from exc
             log.exception("job %s failed in backend %s", job.id, backend.name)
-            return await store.fail(
-                self.sessions,
-                job.id,
-                error=f"Internal error while generating the video ({exc.__class__.__name__})",
-                attempt=job.attempts,
-                kind=FailureKind.INTERNAL,
+            error = f"Internal error while generating the video ({exc.__class__.__name__})"
+            return await _patiently(
+                lambda: store.fail(
+                    self.sessions, job.id, error=error, attempt=job.attempts, kind=FailureKind.INTERNAL
+                )
             )
 
     async def _requeue(self, job: Job) -> None:
@@ -150,12 +161,14 @@ class Executor:
     async def _give_back(self, job: Job) -> None:
         if await store.requeue(self.sessions, job.id, attempt=job.attempts):
             await self.dispatch.submitted(job)
+        # (Not waited out when the database is unreachable: the process is stopping. The job
+        # stays processing under a dead worker, and is taken back like one.)
 
     async def _store_result(self, job: Job, ctx: JobContext, result: BackendResult) -> Job | None:
         files = {"video.mp4": result.video_path}
         if result.poster_path is not None and result.poster_path.is_file():
             files["poster.jpg"] = result.poster_path
-        keys = await self.storage.put(job.id, files)
+        keys = await _patiently(lambda: self.storage.put(job.id, files))
         output: dict[str, Any] = {
             "video": {
                 "key": keys["video.mp4"],
@@ -173,20 +186,28 @@ class Executor:
         spec = self.services.catalog.get(job.model)
         assert spec is not None, f"job {job.id} names a model missing from the catalog"
         charged = spec.price(min(result.duration_seconds, float(ctx.request.duration_seconds)))
-        return await store.complete(
-            self.sessions, job.id, attempt=job.attempts, output_data=output, charged=charged
+        return await _patiently(
+            lambda: store.complete(self.sessions, job.id, attempt=job.attempts, output_data=output, charged=charged)
         )
 
     async def _heartbeat(self, job: Job, ctx: JobContext, progress: _Progress) -> None:
+        """Renews the run's lease every third of it and stores its progress when it moved (at
+        most every PROGRESS_SECONDS); stops the run when a write finds its cancel asked for or
+        the job no longer its own. (A cancel also arrives at once, as an event.)"""
         lease = self.settings.job_lease_seconds
-        interval = min(0.5, lease / 3)
+        renew_every = lease / 3
+        loop = asyncio.get_running_loop()
+        written = loop.time()
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(PROGRESS_SECONDS, renew_every))
             changed = progress.value if progress.value != progress.stored else None
+            if changed is None and loop.time() - written < renew_every:
+                continue
             try:
                 cancel = await store.heartbeat(
                     self.sessions, job.id, attempt=job.attempts, lease_seconds=lease, progress=changed
                 )
+                written = loop.time()
                 if changed is not None:
                     progress.stored = changed
                     await self.events.progressed(job.id)
@@ -196,6 +217,22 @@ class Executor:
                 continue
             if cancel is None or cancel:  # taken from us, or cancellation asked for
                 ctx.cancelled.set()
+
+
+async def _patiently(store_it: Callable[[], Awaitable[T]]) -> T:
+    """Store a run's outputs or its end, waiting out a database or a storage that cannot be
+    reached (a restart, a failover, a network fault) for up to STORE_PATIENCE_SECONDS: the
+    video made must not be lost to it."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(STORE_PATIENCE_SECONDS),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        retry=retry_if_exception(lambda exc: unreachable(exc) or isinstance(exc, StorageUnavailable)),
+        before_sleep=lambda state: log.warning("storing the job's result again: %s", state.outcome.exception()),
+        reraise=True,
+    ):
+        with attempt:
+            return await store_it()
+    raise AssertionError("unreachable: AsyncRetrying returns or raises")
 
 
 def _observe_end(job: Job, ended: Job) -> None:

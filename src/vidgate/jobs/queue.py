@@ -34,6 +34,7 @@ from sqlalchemy import text
 from vidgate.db.base import utcnow
 from vidgate.jobs import store
 from vidgate.jobs.events import JobEvents
+from vidgate.jobs.loops import raise_if_cancelling
 from vidgate.jobs.models import Job, JobStatus
 from vidgate.jobs.pg_events import libpq_url
 
@@ -45,6 +46,7 @@ RUN_JOB = f"{NAMESPACE}:run_job"
 ABANDON_REQUEST = f"{NAMESPACE}:abandon_request"
 # A pending job younger than this is left to the defer that follows its submit.
 ORPHAN_AFTER_SECONDS = 5
+RESTART_SECONDS = 1.0
 
 class QueuedWork(Protocol):
     """What a worker process does with the tasks it is handed (jobs/worker.py)."""
@@ -93,7 +95,7 @@ def queue_app(database_url: str, *, workers: int = 0) -> procrastinate.App:
     runs `workers` procrastinate workers (each holds a connection to listen on, and takes
     others for a moment to fetch, finish and heartbeat); open it (`open_async`) before use."""
     connector = procrastinate.PsycopgConnector(
-        conninfo=libpq_url(database_url), min_size=1, max_size=4 + 4 * workers
+        conninfo=libpq_url(database_url), min_size=1, max_size=2 + 2 * workers
     )
     app = procrastinate.App(connector=connector)
     app.task(name=RUN_JOB, pass_context=True)(run_job)
@@ -157,9 +159,21 @@ class QueueRunner:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self.app.run_worker_async(**self._options(queue, slots)), name=f"vidgate-{queue}")
+            asyncio.create_task(self._supervise(queue, slots), name=f"vidgate-{queue}")
             for queue, slots in self.lanes.items()
         ]
+
+    async def _supervise(self, queue: str, slots: int) -> None:
+        """Run the queue's procrastinate worker, and again should it stop on its own (it stops
+        when it loses the database): a worker process rides out a database outage."""
+        while True:
+            try:
+                await self.app.run_worker_async(**self._options(queue, slots))
+                log.warning("the %s worker stopped; starting it again", queue)
+            except Exception:
+                raise_if_cancelling()
+                log.exception("the %s worker failed; starting it again", queue)
+            await asyncio.sleep(RESTART_SECONDS)
 
     def _options(self, queue: str, slots: int) -> Any:
         return {

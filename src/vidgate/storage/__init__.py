@@ -1,10 +1,12 @@
 """Where finished videos are kept: a local folder (embedded default) or an S3 bucket."""
 
 from vidgate.config import Settings
-from vidgate.storage.base import Link, LinkRefused, Storage, media_type
+from vidgate.storage.base import Link, LinkRefused, Storage, StorageUnavailable, media_type
 from vidgate.storage.local import LocalStorage
 
-__all__ = ["Link", "LinkRefused", "LocalStorage", "Storage", "media_type", "open_storage"]
+__all__ = [
+    "Link", "LinkRefused", "LocalStorage", "Storage", "StorageUnavailable", "media_type", "open_storage",
+]
 
 
 def open_storage(settings: Settings) -> Storage:

@@ -21,6 +21,11 @@ def media_type(path: Path | str) -> str:
     return _MEDIA_TYPES.get(Path(path).suffix, "application/octet-stream")
 
 
+class StorageUnavailable(Exception):
+    """The storage cannot be reached right now (a network fault, the server restarting):
+    worth waiting out, unlike a refusal."""
+
+
 class LinkRefused(Exception):
     """One of a storage's links that it no longer honours (expired, or altered)."""
 

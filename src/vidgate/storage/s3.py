@@ -17,10 +17,12 @@ from urllib.parse import urlsplit
 
 import boto3
 import httpx
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from vidgate.db.base import utcnow
-from vidgate.storage.base import Link, LinkRefused, media_type
+from vidgate.storage.base import Link, LinkRefused, StorageUnavailable, media_type
 
 DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects call takes
@@ -57,12 +59,18 @@ class S3Storage:
         self._links_at = self.signer.meta.endpoint_url.rstrip("/") + f"/{bucket}/"
 
     async def put(self, job_id: str, files: Mapping[str, Path]) -> dict[str, str]:
+        """Upload every file, then remove the local ones: a put interrupted by an outage can
+        be made again whole."""
         keys = {name: f"{self.prefix}{job_id}/{name}" for name in files}
-        for name, path in files.items():
-            await asyncio.to_thread(
-                self.client.upload_file, str(path), self.bucket, keys[name],
-                ExtraArgs={"ContentType": media_type(name)},
-            )
+        try:
+            for name, path in files.items():
+                await asyncio.to_thread(
+                    self.client.upload_file, str(path), self.bucket, keys[name],
+                    ExtraArgs={"ContentType": media_type(name)},
+                )
+        except (BotoConnectionError, S3UploadFailedError) as exc:
+            raise StorageUnavailable(f"the bucket could not be reached: {exc}") from exc
+        for path in files.values():
             path.unlink(missing_ok=True)
         return keys
 
