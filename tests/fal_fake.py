@@ -100,6 +100,7 @@ class _Job:
     cancelled: bool = False
     logs: list[dict[str, Any]] = field(default_factory=list)
     webhook: str | None = None
+    done_at: float | None = None  # monotonic time it completes, when it runs for a set time
 
 
 class _DroppedResponse(Response):
@@ -195,6 +196,8 @@ class FakeFal:
         """Every knob back to a well-behaved fal."""
         self.polls_in_queue: int = 1
         self.polls_in_progress: int = 2
+        # Set: a job runs this many seconds after its submit instead, whatever the polls.
+        self.run_seconds: float | None = None
         self.outcome: str = "ok"
         self.video_size: tuple[int, int] = (1280, 720)
         self.video_seconds: float = 6.0
@@ -332,6 +335,8 @@ class FakeFal:
         cancel refused) only once a status call has reported COMPLETED."""
         if job.completed:
             return "COMPLETED"
+        if job.done_at is not None:
+            return "COMPLETED" if time.monotonic() >= job.done_at else "IN_PROGRESS"
         if job.steps < job.polls_in_queue:
             return "IN_QUEUE"
         if job.steps < job.polls_in_queue + job.polls_in_progress:
@@ -591,6 +596,7 @@ class FakeFal:
                     outcome=self.outcome,
                     video=(self.video_size[0], self.video_size[1], self.video_fps, self.video_seconds),
                     webhook=query.get("fal_webhook"),
+                    done_at=None if self.run_seconds is None else time.monotonic() + self.run_seconds,
                 )
                 self._jobs[request_id] = job
                 self.submissions.append(

@@ -115,6 +115,7 @@ class Topology:
     prefix: str
     apis: list[Process] = field(default_factory=list)
     workers: list[Process] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)  # settings of every process
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {name: value for name, value in os.environ.items()
@@ -138,6 +139,7 @@ class Topology:
             "VIDGATE_FAL_CONCURRENCY": "100",
             "VIDGATE_MAX_ACTIVE_JOBS_PER_KEY": "1000",
             "VIDGATE_DATABASE_POOL_SIZE": "5",
+            **self.overrides,
             **extra,
         })
         return env
@@ -231,12 +233,13 @@ def through(proxy: TcpProxy, url: str) -> str:
 
 
 @contextmanager
-def topology(folder: Path, database_url: str, s3: S3Server, fal: FakeFal, *, apis: int, workers: int
-             ) -> Iterator[Topology]:
+def topology(folder: Path, database_url: str, s3: S3Server, fal: FakeFal, *, apis: int, workers: int,
+             overrides: dict[str, str] | None = None) -> Iterator[Topology]:
     parts = urlsplit(database_url)
     proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
     proxy.restore()
-    deployment = Topology(folder, through(proxy, database_url), proxy, s3, fal, prefix=f"{folder.name}/")
+    deployment = Topology(folder, through(proxy, database_url), proxy, s3, fal, prefix=f"{folder.name}/",
+                          overrides=overrides or {})
     try:
         deployment.vidgate("db", "upgrade")
         for _ in range(apis):

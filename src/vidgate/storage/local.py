@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -73,8 +74,9 @@ class LocalStorage:
                 _remove_empty(path.parent, up_to=self.root)
 
     async def check(self) -> None:
-        if not os.access(self.root, os.W_OK):
-            raise OSError(f"the outputs folder {self.root} is not writable")
+        """Write (and remove) a file where outputs go."""
+        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".ready-"):
+            pass
 
     async def aclose(self) -> None:
         pass
