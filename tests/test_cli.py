@@ -35,12 +35,12 @@ def test_create_list_revoke(run) -> None:  # type: ignore[no-untyped-def]
     created = run("keys", "create", "--name", "ci", "--scopes", "video,jobs", "--credits", "500",
                   "--video-seconds", "60")
     assert created.exit_code == 0, created.output
-    last_line = created.output.strip().splitlines()[-1]
+    last_line = created.stdout.strip().splitlines()[-1]  # log lines go to stderr
     assert re.fullmatch(r"sk_[0-9a-f]{64}", last_line)
     key_id = re.search(r"key_[0-9a-f]{16}", created.output).group(0)  # type: ignore[union-attr]
 
     sandbox = run("keys", "create", "--name", "dev", "--credits", "1", "--video-seconds", "1", "--sandbox")
-    assert re.fullmatch(r"sk_test_[0-9a-f]{64}", sandbox.output.strip().splitlines()[-1])
+    assert re.fullmatch(r"sk_test_[0-9a-f]{64}", sandbox.stdout.strip().splitlines()[-1])
 
     listed = run("keys", "list")
     assert key_id in listed.output and "live" in listed.output and "sandbox" in listed.output
@@ -125,3 +125,42 @@ def test_first_start_prints_a_key_and_a_curl_line_that_works(
         assert video["usage"]["credits_used"] == 500
         download = requests.get(video["data"]["url"], timeout=30)
         assert download.headers["content-type"] == "video/mp4" and download.content[4:8] == b"ftyp"
+
+
+def test_processes_apart_need_postgresql(run, server_database_url: str | None) -> None:  # type: ignore[no-untyped-def]
+    if server_database_url:  # on PostgreSQL they are allowed: see tests/scaleout
+        return
+    worker = run("worker")
+    assert worker.exit_code == 2 and "`vidgate worker` needs PostgreSQL" in worker.output
+    serve = run("serve", "--no-workers")
+    assert serve.exit_code == 2 and "--no-workers needs PostgreSQL" in serve.output
+
+
+def test_db_upgrade_then_processes_that_do_not_migrate(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("VIDGATE_MIGRATE_ON_START", "false")
+    refused = run("keys", "list")
+    assert refused.exit_code == 1
+    assert "the database schema is at revision none" in refused.output and "run `vidgate db upgrade`" in refused.output
+    upgraded = run("db", "upgrade")
+    assert upgraded.exit_code == 0 and re.search(r"schema revision \d{4}$", upgraded.output.strip())
+    assert run("keys", "list").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("lanes", "concurrency", "chosen"),
+    [(None, None, {"local": 2, "fal": 200}), ("fal", None, {"fal": 200}), ("local=1,fal=7", None, {"local": 1, "fal": 7}),
+     ("local", 4, {"local": 4})],
+)
+def test_worker_lanes(lanes: str | None, concurrency: int | None, chosen: dict[str, int]) -> None:
+    from vidgate.cli import choose_lanes
+
+    assert choose_lanes(lanes, concurrency, available={"local": 2, "fal": 200}) == chosen
+
+
+@pytest.mark.parametrize(("lanes", "message"), [("gpu", "no backend configured here runs on lane 'gpu'"),
+                                                ("local=none", "'none' is not a number of jobs")])
+def test_worker_lanes_refused(lanes: str, message: str) -> None:
+    from vidgate.cli import choose_lanes
+
+    with pytest.raises(ValueError, match=message):
+        choose_lanes(lanes, None, available={"local": 2, "fal": 200})

@@ -164,7 +164,9 @@ def _fal_for_servers(
             cli, ["keys", "create", "--name", "live", "--credits", "10000", "--video-seconds", "100"],
             env={"VIDGATE_DATA_DIR": str(data_dir), "DATABASE_URL": database_url},
         )
-        yield {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}, created.output.strip().splitlines()[-1]
+        assert created.exit_code == 0, created.output
+        key = created.stdout.strip().splitlines()[-1]  # the key alone; log lines go to stderr
+        yield {"FAL_KEY": "fal-test-key", "VIDGATE_FAL_QUEUE_URL": fal_url}, key
 
 
 def test_fal_job_killed_mid_submit_is_failed_not_submitted_again(

@@ -113,14 +113,38 @@ async def test_expired_lease_is_retried_then_failed(sessions: store.Sessions) ->
     assert await store.complete(sessions, job.id, attempt=1, output_data={}, charged=(1, 1)) is None
 
 
-async def test_heartbeat_reports_cancellation_and_lost_ownership(sessions: store.Sessions) -> None:
+async def test_heartbeats_report_cancellation_and_lost_ownership(sessions: store.Sessions) -> None:
     _key, job = await _key_and_job(sessions)
     await store.claim_next(sessions, lanes=["local"], worker_id="w1", lease_seconds=30)
-    assert await store.heartbeat(sessions, job.id, attempt=1, lease_seconds=30, progress=40) is False
+    beat = store.heartbeats
+    assert await beat(sessions, [(job.id, 1, 40)], lease_seconds=30) == {job.id: False}
     assert await store.request_cancel(sessions, job.id)
-    assert await store.heartbeat(sessions, job.id, attempt=1, lease_seconds=30, progress=None) is True
-    assert await store.heartbeat(sessions, job.id, attempt=99, lease_seconds=30, progress=None) is None
+    assert await beat(sessions, [(job.id, 1, 40)], lease_seconds=30) == {job.id: True}
+    # a run that is no longer the job's gets no answer and changes nothing
+    assert await beat(sessions, [(job.id, 99, 70)], lease_seconds=30) == {}
     assert (await store.get(sessions, job.id)).progress == 40  # type: ignore[union-attr]
+
+
+async def test_heartbeats_write_many_jobs_in_chunks(
+    sessions: store.Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "HEARTBEAT_CHUNK", 2)
+    key, _ = await keys.create_key(
+        sessions, name="k", scopes=["video"], credits=1000, video_seconds=100, sandbox=True
+    )
+    for _ in range(5):
+        await store.submit(
+            sessions,
+            store.NewJob(key_id=key.id, model="vidgate/local", model_tier="basic", provider="local", lane="local",
+                         input_params={}, credits=10, seconds=1, max_active_jobs=10),
+        )
+    claimed = []
+    while job := await store.claim_next(sessions, lanes=["local"], worker_id="w1", lease_seconds=30):
+        claimed.append(job)
+    beats = [(job.id, 1, 10 * n) for n, job in enumerate(claimed, start=1)]
+    assert await store.heartbeats(sessions, beats, lease_seconds=30) == {job.id: False for job in claimed}
+    for job_id, _attempt, progress in beats:
+        assert (await store.get(sessions, job_id)).progress == progress  # type: ignore[union-attr]
 
 
 async def test_provider_state_is_saved_only_by_the_jobs_own_worker(sessions: store.Sessions) -> None:

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 # PostgreSQL advisory lock held while migrating: processes starting together take turns, and
-# each after the first finds the schema current.
+# each after the first finds the schema current. On SQLite the write lock, taken first, does
+# the same.
 MIGRATION_LOCK = 7_346_001
 
 
@@ -35,6 +36,9 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     def _upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            # the driver would run the DDL outside any transaction, each statement on its own
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

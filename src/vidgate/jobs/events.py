@@ -53,8 +53,8 @@ class JobEvents:
     async def changed(self, job_id: str) -> None:
         await self.publish(EventKind.CHANGED, job_id)
 
-    async def progressed(self, job_id: str) -> None:
-        await self.publish(EventKind.PROGRESS, job_id)
+    async def progressed(self, *job_ids: str) -> None:
+        await self.publish(EventKind.PROGRESS, *job_ids)
 
     async def cancel(self, job_id: str) -> None:
         await self.publish(EventKind.CANCEL, job_id)
@@ -62,8 +62,9 @@ class JobEvents:
     async def poke(self, job_id: str) -> None:
         await self.publish(EventKind.POKE, job_id)
 
-    async def publish(self, kind: EventKind, job_id: str) -> None:
-        self.deliver(kind, job_id)
+    async def publish(self, kind: EventKind, *job_ids: str) -> None:
+        for job_id in job_ids:
+            self.deliver(kind, job_id)
 
     def deliver(self, kind: EventKind, job_id: str) -> None:
         for handler in self._handlers.get(kind, ()):

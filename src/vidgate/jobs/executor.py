@@ -8,11 +8,9 @@ of a run is fenced by its attempt number.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -24,7 +22,8 @@ from vidgate.db.engine import unreachable
 from vidgate.jobs import store
 from vidgate.jobs.dispatch import Dispatch
 from vidgate.jobs.events import EventKind
-from vidgate.jobs.loops import cancelling, raise_if_cancelling
+from vidgate.jobs.heartbeats import Heartbeats
+from vidgate.jobs.loops import cancelling
 from vidgate.jobs.models import Job
 from vidgate.ops.logs import current_job
 from vidgate.ops.metrics import DISPATCH_SECONDS, JOB_SECONDS, JOBS_FINISHED
@@ -37,14 +36,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 STORE_PATIENCE_SECONDS = 600.0
-# How often a running job's progress is stored (and announced), at most.
-PROGRESS_SECONDS = 1.0
-
-
-@dataclass
-class _Progress:
-    value: int
-    stored: int = -1
 
 
 class Executor:
@@ -67,6 +58,7 @@ class Executor:
         self.dispatch = dispatch
         self.worker_id = worker_id
         self.running: dict[str, JobContext] = {}
+        self.heartbeats = Heartbeats(self.sessions, self.events, lease_seconds=self.settings.job_lease_seconds)
         self.events.on(EventKind.CANCEL, lambda job_id: self._signal(job_id, "cancelled"))
         self.events.on(EventKind.POKE, lambda job_id: self._signal(job_id, "poked"))
 
@@ -82,30 +74,27 @@ class Executor:
         work_dir = self.settings.work_dir / job.id
         shutil.rmtree(work_dir, ignore_errors=True)
         work_dir.mkdir(parents=True)
-        progress = _Progress(job.progress)
         ctx = JobContext(
             job_id=job.id,
             request=VideoRequest.from_params(job.input_params),
             work_dir=work_dir,
             http=self.http,
-            report_progress=lambda fraction: _advance(progress, fraction),
+            report_progress=lambda fraction: self.heartbeats.report(job.id, fraction),
             state=job.provider_state,
             save_state=lambda state: self._save_state(job, state),
         )
         self.running[job.id] = ctx
+        self.heartbeats.add(job.id, job.attempts, ctx, job.progress)
         current_job.set(job.id)
         if job.attempts == 1 and job.started_at is not None:
             DISPATCH_SECONDS.labels(job.lane).observe((job.started_at - job.created_at).total_seconds())
-        heartbeat = asyncio.create_task(self._heartbeat(job, ctx, progress))
         try:
             ended = await self._run_backend(job, ctx)
             if ended is not None:
                 _observe_end(job, ended)
         finally:
+            self.heartbeats.remove(job.id)
             await asyncio.shield(self.events.changed(job.id))  # before the clean-up: waiters first
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
             del self.running[job.id]
             shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -190,35 +179,6 @@ class Executor:
             lambda: store.complete(self.sessions, job.id, attempt=job.attempts, output_data=output, charged=charged)
         )
 
-    async def _heartbeat(self, job: Job, ctx: JobContext, progress: _Progress) -> None:
-        """Renews the run's lease every third of it and stores its progress when it moved (at
-        most every PROGRESS_SECONDS); stops the run when a write finds its cancel asked for or
-        the job no longer its own. (A cancel also arrives at once, as an event.)"""
-        lease = self.settings.job_lease_seconds
-        renew_every = lease / 3
-        loop = asyncio.get_running_loop()
-        written = loop.time()
-        while True:
-            await asyncio.sleep(min(PROGRESS_SECONDS, renew_every))
-            changed = progress.value if progress.value != progress.stored else None
-            if changed is None and loop.time() - written < renew_every:
-                continue
-            try:
-                cancel = await store.heartbeat(
-                    self.sessions, job.id, attempt=job.attempts, lease_seconds=lease, progress=changed
-                )
-                written = loop.time()
-                if changed is not None:
-                    progress.stored = changed
-                    await self.events.progressed(job.id)
-            except Exception:  # a busy database must not kill the job; the next beat retries
-                raise_if_cancelling()
-                log.warning("heartbeat of job %s failed", job.id, exc_info=True)
-                continue
-            if cancel is None or cancel:  # taken from us, or cancellation asked for
-                ctx.cancelled.set()
-
-
 async def _patiently(store_it: Callable[[], Awaitable[T]]) -> T:
     """Store a run's outputs or its end, waiting out a database or a storage that cannot be
     reached (a restart, a failover, a network fault) for up to STORE_PATIENCE_SECONDS: the
@@ -240,7 +200,3 @@ def _observe_end(job: Job, ended: Job) -> None:
     if job.started_at is not None and ended.completed_at is not None:
         seconds = (ended.completed_at - job.started_at).total_seconds()
         JOB_SECONDS.labels(job.lane, job.model, ended.status).observe(seconds)
-
-
-def _advance(progress: _Progress, fraction: float) -> None:
-    progress.value = max(progress.value, min(99, int(fraction * 100)))

@@ -1,7 +1,7 @@
 """Job events between processes over PostgreSQL LISTEN/NOTIFY (scale-out).
 
 Every process listens on one channel on a connection of its own. An event is a NOTIFY with
-`kind:job_id` as its payload; PostgreSQL delivers it to every listening process, the sender
+`kind:job_id[,job_id...]` as its payload (many jobs' progress travels in one); PostgreSQL delivers it to every listening process, the sender
 included, each of which hands it to its own waiters and handlers (`JobEvents.deliver`). A
 listening connection that drops is opened again; since events may have been missed meanwhile,
 every waiter is then woken to read its job again.
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "vidgate_jobs"
 RECONNECT_SECONDS = 1.0
+IDS_PER_NOTIFY = 200  # a payload holds at most 8,000 bytes
 
 
 def libpq_url(url: str) -> str:
@@ -54,16 +55,21 @@ class PgJobEvents(JobEvents):
             await self._sender.close()
             self._sender = None
 
-    async def publish(self, kind: EventKind, job_id: str) -> None:
+    async def publish(self, kind: EventKind, *job_ids: str) -> None:
+        payloads = [
+            f"{kind}:{','.join(job_ids[start : start + IDS_PER_NOTIFY])}"
+            for start in range(0, len(job_ids), IDS_PER_NOTIFY)
+        ]
         async with self._send_lock:  # one connection, one query at a time
             try:
                 if self._sender is None or self._sender.is_closed():
                     self._sender = await asyncpg.connect(self.url)
-                await self._sender.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{kind}:{job_id}")
+                for payload in payloads:
+                    await self._sender.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
             except (OSError, asyncpg.PostgresError) as exc:
                 # Waiters still wake at their timeout; a worker still sees a cancel at its next
                 # heartbeat. Losing an event delays, it never loses a job.
-                log.warning("could not send the %s event of job %s: %s", kind, job_id, exc)
+                log.warning("could not send the %s event of %d jobs: %s", kind, len(job_ids), exc)
                 self._sender = None
 
     async def check(self) -> None:
@@ -93,8 +99,11 @@ class PgJobEvents(JobEvents):
                     await asyncio.shield(connection.close(timeout=2))
 
     def _received(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
-        kind, _, job_id = payload.partition(":")
+        kind, _, job_ids = payload.partition(":")
         try:
-            self.deliver(EventKind(kind), job_id)
+            event = EventKind(kind)
         except ValueError:
             log.warning("ignored a job event of unknown kind %r", kind)
+            return
+        for job_id in job_ids.split(","):
+            self.deliver(event, job_id)

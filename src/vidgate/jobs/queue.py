@@ -21,7 +21,6 @@ a worker presumed dead, changes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -47,6 +46,8 @@ ABANDON_REQUEST = f"{NAMESPACE}:abandon_request"
 # A pending job younger than this is left to the defer that follows its submit.
 ORPHAN_AFTER_SECONDS = 5
 RESTART_SECONDS = 1.0
+STOP_SECONDS = 2.0
+
 
 class QueuedWork(Protocol):
     """What a worker process does with the tasks it is handed (jobs/worker.py)."""
@@ -190,11 +191,15 @@ class QueueRunner:
         }
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Cancel the workers, and again each STOP_SECONDS until they end: a cancel that lands
+        in a worker's start-up queries can be swallowed on its way through the driver, and
+        procrastinate's worker would then wait on its own loop for good."""
+        pending = list(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=STOP_SECONDS)
+            pending = [task for task in pending if not task.done()]
         self._tasks = []
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -347,22 +347,28 @@ def _gave_up(stops: int) -> str:
     return f"The worker running this job stopped {stops} times; giving up"
 
 
-async def heartbeat(
-    sessions: Sessions, job_id: str, *, attempt: int, lease_seconds: float, progress: int | None
-) -> bool | None:
-    """Renew the lease (and store progress). Returns the job's cancel flag, or None if the
-    attempt is no longer the job's current one (taken back, cancelled, finished)."""
-    values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
-    if progress is not None:
-        values["progress"] = progress
-    async with sessions() as session, session.begin():
-        cancel = await session.scalar(
-            update(Job)
-            .where(_owned(job_id, attempt))
-            .values(**values)
-            .returning(Job.cancel_requested)
-        )
-    return cancel
+HEARTBEAT_CHUNK = 500
+
+
+async def heartbeats(
+    sessions: Sessions, beats: Sequence[tuple[str, int, int]], *, lease_seconds: float
+) -> dict[str, bool]:
+    """Renew the lease and store the progress of each (job id, attempt, progress) that is still
+    the job's current run; return each such job's cancel flag (a job missing from the answer
+    is no longer that run's: taken back, cancelled, finished)."""
+    found: dict[str, bool] = {}
+    lease = utcnow() + timedelta(seconds=lease_seconds)
+    for start in range(0, len(beats), HEARTBEAT_CHUNK):
+        chunk = beats[start : start + HEARTBEAT_CHUNK]
+        progress = case({job_id: value for job_id, _attempt, value in chunk}, value=Job.id, else_=Job.progress)
+        runs = or_(*(_owned(job_id, attempt) for job_id, attempt, _value in chunk))
+        async with sessions() as session, session.begin():
+            rows = await session.execute(
+                update(Job).where(runs).values(lease_expires_at=lease, progress=progress)
+                .returning(Job.id, Job.cancel_requested)
+            )
+            found.update({job_id: bool(cancel) for job_id, cancel in rows.all()})
+    return found
 
 
 async def save_provider_state(
@@ -385,28 +391,29 @@ async def complete(
     output_data: dict[str, Any],
     charged: tuple[int, int],
 ) -> Job | None:
-    """processing -> completed, settling the reservation. None if the attempt was not the
-    job's current one."""
+    """processing -> completed, settling the reservation (never charging more than it holds).
+    None if the attempt was not the job's current one."""
     async with sessions() as session, session.begin():
-        row = await _finish(
+        job = await _finish(
             session,
             _owned(job_id, attempt),
             status=JobStatus.COMPLETED,
             output_data=output_data,
             progress=100,
-            actual_credits=None,
+            actual_credits=_at_most(charged[0], Job.estimated_credits),
+            actual_seconds=_at_most(charged[1], Job.estimated_seconds),
         )
-        if row is None:
+        if job is None:
             return None
-        reserved = (row.estimated_credits, row.estimated_seconds)
-        charged = (min(charged[0], reserved[0]), min(charged[1], reserved[1]))
-        await ledger.settle(session, key_id=row.key_id, job_id=job_id, reserved=reserved, charged=charged)
-        await session.execute(
-            update(Job).where(Job.id == job_id).values(actual_credits=charged[0], actual_seconds=charged[1])
-        )
-    completed = await get(sessions, job_id)
-    _journal("completed", completed, job_id, credits=charged[0], seconds=charged[1])
-    return completed
+        reserved = (job.estimated_credits, job.estimated_seconds)
+        charged = (job.actual_credits or 0, job.actual_seconds or 0)
+        await ledger.settle(session, key_id=job.key_id, job_id=job_id, reserved=reserved, charged=charged)
+    _journal("completed", job, credits=charged[0], seconds=charged[1])
+    return job
+
+
+def _at_most(value: int, column: Any) -> Any:
+    return case((column < value, column), else_=value)
 
 
 async def fail(
@@ -511,29 +518,22 @@ async def _finish_and_release(
     kind: FailureKind | None = None,
 ) -> Job | None:
     async with sessions() as session, session.begin():
-        row = await _finish(
-            session, condition, status=status, error_message=error, actual_credits=0,
+        job = await _finish(
+            session, condition, status=status, error_message=error, actual_credits=0, actual_seconds=0,
             error_kind=kind.value if kind is not None else None,
         )
-        if row is None:
+        if job is None:
             return None
-        await ledger.release(
-            session,
-            key_id=row.key_id,
-            job_id=job_id,
-            reserved=(row.estimated_credits, row.estimated_seconds),
-        )
-        await session.execute(update(Job).where(Job.id == job_id).values(actual_seconds=0))
-    ended = await get(sessions, job_id)
-    _journal(status.value, ended, job_id, **({"error_kind": kind.value, "error": error} if kind else {}))
-    return ended
+        reserved = (job.estimated_credits, job.estimated_seconds)
+        await ledger.release(session, key_id=job.key_id, job_id=job_id, reserved=reserved)
+    _journal(status.value, job, **({"error_kind": kind.value, "error": error} if kind else {}))
+    return job
 
 
-async def _finish(
-    session: AsyncSession, condition: Any, *, status: JobStatus, **values: Any
-) -> Row[tuple[str, int, int]] | None:
+async def _finish(session: AsyncSession, condition: Any, *, status: JobStatus, **values: Any) -> Job | None:
+    """The job, ended with `status` and `values`, if `condition` still holds."""
     assert status in TERMINAL_STATUSES
-    result = await session.execute(
+    ended: Job | None = await session.scalar(
         update(Job)
         .where(condition)
         .values(
@@ -543,9 +543,9 @@ async def _finish(
             lease_expires_at=None,
             **{k: v for k, v in values.items() if v is not None or k == "error_message"},
         )
-        .returning(Job.key_id, Job.estimated_credits, Job.estimated_seconds)
+        .returning(Job)
     )
-    return result.first()
+    return ended
 
 
 def _owned(job_id: str, attempt: int) -> Any:

@@ -70,6 +70,7 @@ class WorkerSide:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.stop()
+        await self.executor.heartbeats.stop()
         for backend in self.backends.values():
             await backend.aclose()
         await self.http.aclose()

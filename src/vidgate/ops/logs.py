@@ -60,8 +60,8 @@ def logging_config(log_format: str) -> dict[str, Any]:
     """A `logging.config.dictConfig` for vidgate's processes, uvicorn's loggers included."""
     json_lines = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     formatter: dict[str, Any] = (
-        {"()": JsonFormatter, "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(job_id)s",
-         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
+        {"()": JsonFormatter, "fmt": "%(asctime)s %(created)f %(levelname)s %(name)s %(message)s %(job_id)s",
+         "rename_fields": {"asctime": "time", "created": "ts", "levelname": "level", "name": "logger"}}
         if json_lines
         else {"()": TextFormatter, "fmt": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}
     )
@@ -75,8 +75,12 @@ def logging_config(log_format: str) -> dict[str, Any]:
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": "INFO"},
         "loggers": {
-            name: {"handlers": ["default"], "level": "INFO", "propagate": False}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": ["default"], "level": "INFO", "propagate": False}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # a line per request to fal or the bucket would drown the rest
+            **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "botocore", "boto3")},
         },
     }
 
