@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import secrets
 import socket
@@ -32,6 +33,7 @@ from vidgate.config import Settings
 from vidgate.jobs.models import Job
 from vidgate.jobs.store import Sessions
 from vidgate.jobs.worker import WorkerSide
+from vidgate.ops.logs import logging_config
 
 
 def installed_catalog() -> Catalog:
@@ -87,6 +89,21 @@ def settings_from_the_tests_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         if name == "FAL_KEY" or (name.startswith("VIDGATE_") and name != TEST_DATABASE_ENV):
             monkeypatch.delenv(name)
     monkeypatch.setenv("VIDGATE_CONFIG", str(tmp_path / "no-such-vidgate.toml"))
+
+
+@pytest.fixture(autouse=True)
+def logging_left_as_found() -> Iterator[None]:
+    """A command run in-process (`vidgate worker`, `serve`) or a test configures logging for a
+    whole process, its handlers writing to that moment's captured stderr; put back the loggers
+    it configures, so that later tests do not log into a closed stream."""
+    names = [None, *logging_config("text")["loggers"]]
+    saved = {name: (lg.handlers[:], lg.level, lg.propagate) for name in names for lg in [logging.getLogger(name)]}
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        restored = logging.getLogger(name)
+        restored.handlers[:] = handlers
+        restored.setLevel(level)
+        restored.propagate = propagate
 
 
 @pytest.fixture

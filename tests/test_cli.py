@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 from pathlib import Path
 
@@ -164,3 +165,14 @@ def test_worker_lanes_refused(lanes: str, message: str) -> None:
 
     with pytest.raises(ValueError, match=message):
         choose_lanes(lanes, None, available={"local": 2, "fal": 200})
+
+
+def test_a_worker_whose_metrics_port_is_taken_says_so(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", "postgresql://vidgate@127.0.0.1:1/vidgate")  # never reached
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = run("worker", "--metrics-port", str(port))
+    assert worker.exit_code == 2, worker.output
+    assert f"cannot serve metrics on 127.0.0.1:{port}: Address already in use" in worker.output

@@ -59,16 +59,18 @@ async def test_metrics_count_jobs_by_state_and_requests_by_route(harness: Harnes
 
 def test_json_log_lines_carry_the_job_and_never_a_link_token(capsys: pytest.CaptureFixture[str]) -> None:
     config = logging_config("json")
-    logging.config.dictConfig(config)
-    try:
-        token = current_job.set("job_0123456789abcdef01234567")
-        logging.getLogger("vidgate.test").warning("rendering")
-        current_job.reset(token)
-        logging.getLogger("uvicorn.access").info(
-            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/files/job_1/SeCrEtToKeN123/video.mp4", "1.1", 200)
-    finally:
-        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    logging.config.dictConfig(config)  # put back after the test by logging_left_as_found
+    token = current_job.set("job_0123456789abcdef01234567")
+    logging.getLogger("vidgate.test").warning("rendering")
+    current_job.reset(token)
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/files/job_1/SeCrEtToKeN123/video.mp4", "1.1", 200)
+    task = {"job": {"id": 7, "task_kwargs": {"job_id": "job_fedcba9876543210fedcba98"}}}
+    logging.getLogger("procrastinate.worker").info("Starting job", extra=task)  # below WARNING: dropped
+    logging.getLogger("procrastinate.worker").error("Job failed", extra=task)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert lines[0]["message"] == "rendering" and lines[0]["job_id"] == "job_0123456789abcdef01234567"
     assert lines[0]["level"] == "WARNING" and lines[0]["logger"] == "vidgate.test"
     assert "SeCrEtToKeN123" not in json.dumps(lines[1]) and "/files/job_1/…/video.mp4" in lines[1]["message"]
+    assert [line["message"] for line in lines[2:]] == ["Job failed"]
+    assert lines[2]["job_id"] == "job_fedcba9876543210fedcba98"

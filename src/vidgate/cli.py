@@ -117,7 +117,12 @@ def worker(lanes: str | None, concurrency: int | None, metrics_port: int | None)
 
         from vidgate.ops.metrics import REGISTRY
 
-        start_http_server(metrics_port, addr=settings.host, registry=REGISTRY)
+        try:
+            start_http_server(metrics_port, addr=settings.host, registry=REGISTRY)
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot serve metrics on {settings.host}:{metrics_port}: {exc.strerror}", param_hint="--metrics-port"
+            ) from exc
     plugins = load_plugins(settings)
     try:
         chosen = choose_lanes(lanes, concurrency, available=lane_slots(plugins))

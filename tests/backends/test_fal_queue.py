@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from vidgate.backends.fal.queue import FalError, FalLost, FalQueue, FalRejected, Handle
+from vidgate.backends.fal import queue as queue_module
+from vidgate.backends.fal.queue import FalError, FalLost, FalQueue, FalRejected, Handle, Patience
 
 BASE = "https://queue.test"
 HANDLE = Handle(request_id="r1", status_url=f"{BASE}/fal-ai/x/requests/r1/status",
@@ -63,3 +65,23 @@ async def test_urls_missing_from_a_submit_answer_are_built_from_owner_and_app(mo
 async def test_a_submit_answer_without_a_request_id_is_a_lost_submit() -> None:
     with pytest.raises(FalLost):
         await _queue(lambda r: httpx.Response(200, json={"status": "IN_QUEUE"})).submit("fal-ai/veo3", {})
+
+
+async def test_calls_to_fal_wait_their_turn_past_the_process_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many jobs poll at once, at most CONNECTIONS calls are open: the rest wait in the
+    queue client, not in httpx's pool (which grows costly with every request waiting in it)."""
+    monkeypatch.setattr(queue_module, "CONNECTIONS", 3)
+    open_calls, most = 0, 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal open_calls, most
+        open_calls += 1
+        most = max(most, open_calls)
+        await asyncio.sleep(0.01)
+        open_calls -= 1
+        return httpx.Response(200, json={"status": "IN_QUEUE"})
+
+    fal = FalQueue(httpx.AsyncClient(transport=httpx.MockTransport(answer)), key="k", base_url=BASE)
+    statuses = await asyncio.gather(*(fal.status(HANDLE, Patience.for_seconds(5)) for _ in range(20)))
+    assert [status["status"] for status in statuses] == ["IN_QUEUE"] * 20
+    assert most == 3

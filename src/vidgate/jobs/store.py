@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -347,7 +347,19 @@ def _gave_up(stops: int) -> str:
     return f"The worker running this job stopped {stops} times; giving up"
 
 
-HEARTBEAT_CHUNK = 500
+HEARTBEAT_CHUNK = 1000
+
+# One statement of one shape for every beat, run for many jobs at once (executemany): its SQL
+# is compiled once, where an UPDATE naming each job would be built and compiled on every beat.
+_RENEW = (
+    update(Job.__table__)
+    .where(
+        Job.__table__.c.id == bindparam("beat_id"),
+        Job.__table__.c.status == JobStatus.PROCESSING.value,
+        Job.__table__.c.attempts == bindparam("beat_attempt"),
+    )
+    .values(lease_expires_at=bindparam("lease"), progress=bindparam("beat_progress"))
+)
 
 
 async def heartbeats(
@@ -360,14 +372,19 @@ async def heartbeats(
     lease = utcnow() + timedelta(seconds=lease_seconds)
     for start in range(0, len(beats), HEARTBEAT_CHUNK):
         chunk = beats[start : start + HEARTBEAT_CHUNK]
-        progress = case({job_id: value for job_id, _attempt, value in chunk}, value=Job.id, else_=Job.progress)
-        runs = or_(*(_owned(job_id, attempt) for job_id, attempt, _value in chunk))
+        attempts = {job_id: attempt for job_id, attempt, _progress in chunk}
         async with sessions() as session, session.begin():
+            await session.execute(_RENEW, [
+                {"beat_id": job_id, "beat_attempt": attempt, "beat_progress": progress, "lease": lease}
+                for job_id, attempt, progress in chunk
+            ])
             rows = await session.execute(
-                update(Job).where(runs).values(lease_expires_at=lease, progress=progress)
-                .returning(Job.id, Job.cancel_requested)
+                select(Job.id, Job.attempts, Job.status, Job.cancel_requested).where(Job.id.in_(list(attempts)))
             )
-            found.update({job_id: bool(cancel) for job_id, cancel in rows.all()})
+            found.update({
+                job_id: bool(cancel) for job_id, attempt, status, cancel in rows.all()
+                if attempt == attempts[job_id] and status == JobStatus.PROCESSING.value
+            })
     return found
 
 

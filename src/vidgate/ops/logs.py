@@ -26,8 +26,17 @@ class JobIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "job_id", None) is None:
-            record.job_id = current_job.get()
+            record.job_id = current_job.get() or _task_job_id(record)
         return True
+
+
+def _task_job_id(record: logging.LogRecord) -> str | None:
+    """The vidgate job a procrastinate record is about: its worker logs the task as `job`,
+    whose arguments name the job (jobs/queue.py)."""
+    task = getattr(record, "job", None)
+    arguments = task.get("task_kwargs") if isinstance(task, dict) else None
+    job_id = arguments.get("job_id") if isinstance(arguments, dict) else None
+    return job_id if isinstance(job_id, str) else None
 
 
 class RedactLinkTokens(logging.Filter):
@@ -79,8 +88,9 @@ def logging_config(log_format: str) -> dict[str, Any]:
                 name: {"handlers": ["default"], "level": "INFO", "propagate": False}
                 for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
             },
-            # a line per request to fal or the bucket would drown the rest
-            **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "botocore", "boto3")},
+            # a line per request to fal or the bucket, or per queue task (the maintenance tasks
+            # run every few seconds; a job's own lines say what it does), would drown the rest
+            **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "botocore", "boto3", "procrastinate")},
         },
     }
 

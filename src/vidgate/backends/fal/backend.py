@@ -21,6 +21,7 @@ from vidgate.backends.base import Backend, BackendResult, JobContext, VideoReque
 from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind, JobLost
 from vidgate.backends.fal.inputs import model_input
 from vidgate.backends.fal.queue import (
+    CONNECTIONS,
     DEFAULT_REST_URL,
     FalAccount,
     FalError,
@@ -68,7 +69,10 @@ class FalBackend(Backend):
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(120, connect=30))
+        self.http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(120, connect=30),
+            limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
+        )
         self.queue = FalQueue(self.http, key=key, base_url=queue_url, rest_url=rest_url)
         self.storage = storage
         self.max_download_bytes = max_download_bytes

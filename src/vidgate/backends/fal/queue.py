@@ -129,6 +129,12 @@ class _CdnToken:
     expires: float  # unix seconds
 
 
+# Calls to fal one process makes at once; more wait their turn here. httpx's pool does work
+# for every waiting request and every connection each time it hands one out, so a thousand jobs
+# polling through it at once would keep a core busy with that alone.
+CONNECTIONS = 32
+
+
 class FalQueue:
     def __init__(
         self, http: httpx.AsyncClient, *, key: str, base_url: str, rest_url: str = DEFAULT_REST_URL
@@ -139,6 +145,7 @@ class FalQueue:
         self.headers = {"Authorization": f"Key {key}"}
         self._token: _CdnToken | None = None
         self._token_lock = asyncio.Lock()
+        self._calls = asyncio.Semaphore(CONNECTIONS)
 
     async def upload(self, data: bytes, *, content_type: str, file_name: str) -> str:
         """Put a file on fal's CDN; return its public URL."""
@@ -286,9 +293,10 @@ class FalQueue:
         try:
             async for attempt in self._retrying(patience):
                 with attempt:
-                    response = await self.http.request(
-                        method, url, headers=headers or self.headers, **kwargs
-                    )
+                    async with self._calls:
+                        response = await self.http.request(
+                            method, url, headers=headers or self.headers, **kwargs
+                        )
                     if retry_statuses and _transient(response):
                         raise _Transient(response)
         except _Transient as exc:
