@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -126,6 +127,10 @@ def test_first_start_prints_a_key_and_a_curl_line_that_works(
         assert video["usage"]["credits_used"] == 500
         download = requests.get(video["data"]["url"], timeout=30)
         assert download.headers["content-type"] == "video/mp4" and download.content[4:8] == b"ftyp"
+    with vidgate_serve(tmp_path / "data", port, database_url=server_database_url) as process:
+        again = wait_until_ready(process)
+    assert printed_key(again) is None  # shown once; the restart says how to make another
+    assert "`vidgate keys create --name NAME [--sandbox]` makes one" in again
 
 
 def test_processes_apart_need_postgresql(run, server_database_url: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -139,7 +144,7 @@ def test_processes_apart_need_postgresql(run, server_database_url: str | None) -
 
 def test_db_upgrade_then_processes_that_do_not_migrate(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("VIDGATE_MIGRATE_ON_START", "false")
-    refused = run("keys", "list")
+    refused = run("keys", "create", "--name", "refused")
     assert refused.exit_code == 1
     assert "the database schema is at revision none" in refused.output and "run `vidgate db upgrade`" in refused.output
     upgraded = run("db", "upgrade")
@@ -176,3 +181,47 @@ def test_a_worker_whose_metrics_port_is_taken_says_so(run, monkeypatch: pytest.M
         worker = run("worker", "--metrics-port", str(port))
     assert worker.exit_code == 2, worker.output
     assert f"cannot serve metrics on 127.0.0.1:{port}: Address already in use" in worker.output
+
+
+def test_a_key_without_allowances_gets_the_defaults(run) -> None:  # type: ignore[no-untyped-def]
+    created = run("keys", "create", "--name", "quick")
+    assert created.exit_code == 0, created.output
+    assert "10000 credits, 600 video seconds" in created.stdout
+
+
+def test_listing_keys_where_there_is_no_database_says_so_and_creates_nothing(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, server_database_url: str | None
+) -> None:
+    if server_database_url:  # PostgreSQL: the database exists; this is about the SQLite default
+        return
+    for command in (("keys", "list"), ("keys", "revoke", "key_0123456789abcdef")):
+        result = run(*command)
+        assert result.exit_code == 1
+        assert f"No vidgate database at {(tmp_path / 'data' / 'vidgate.db').resolve()}" in result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_install_runs_pip_only_when_the_project_or_the_extras_change(tmp_path: Path) -> None:
+    """scripts/install on a copy of the project whose .venv python records its calls."""
+    repo = Path(__file__).parents[1]
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(repo / "scripts" / "install", tmp_path / "scripts" / "install")
+    shutil.copy(repo / "pyproject.toml", tmp_path / "pyproject.toml")
+    fake = tmp_path / ".venv" / "bin" / "python"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> {tmp_path / "calls"}\n')
+    fake.chmod(0o755)
+
+    def pip_runs(*args: str) -> list[str]:
+        calls = tmp_path / "calls"
+        calls.unlink(missing_ok=True)
+        subprocess.run([str(tmp_path / "scripts" / "install"), *args], check=True, timeout=60)
+        return calls.read_text().splitlines() if calls.exists() else []
+
+    assert pip_runs() == ["-m pip install --quiet -e ."]
+    assert pip_runs() == []  # a restart installs nothing
+    assert pip_runs("test") == ["-m pip install --quiet -e .[test]"]
+    assert pip_runs() == [] and pip_runs("test") == []  # the test tools include the rest
+    with (tmp_path / "pyproject.toml").open("a") as project:
+        project.write("\n# a dependency changed\n")
+    assert pip_runs() == ["-m pip install --quiet -e ."]

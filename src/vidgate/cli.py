@@ -28,11 +28,23 @@ T = TypeVar("T")
 
 SANDBOX_CREDITS = 100_000
 SANDBOX_SECONDS = 3_600
+# What `vidgate keys create` gives when not told: enough to try a few fal models with.
+KEY_CREDITS = 10_000
+KEY_SECONDS = 600
 
 
-def with_database(settings: Settings, action: Callable[[Sessions], Awaitable[T]]) -> T:
+def with_database(
+    settings: Settings, action: Callable[[Sessions], Awaitable[T]], *, create: bool = True
+) -> T:
     """Run `action` on the database, brought to the newest schema first (or checked to be
-    there, when processes do not migrate: scale-out)."""
+    there, when processes do not migrate: scale-out). With `create` False, a missing SQLite
+    database is an error instead of a new, empty one (and a new data folder) where the
+    command happened to run."""
+    if not create and not settings.database_url and not settings.sqlite_path.exists():
+        raise click.ClickException(
+            f"No vidgate database at {settings.sqlite_path}: run this where the server keeps its "
+            "data, or point VIDGATE_DATA_DIR (or DATABASE_URL) at it"
+        )
 
     async def run() -> T:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -77,8 +89,9 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
     # An API process of a scale-out writes to logs that others read: it shows no key.
     first_key = None if no_workers else with_database(settings, _sandbox_key_if_empty)
-    if no_workers and not with_database(settings, keys.count_keys):
-        click.echo("No API key yet: create one with `vidgate keys create --name NAME --sandbox`")
+    if first_key is None:  # keys are shown once, when created: say how to make another
+        click.echo("API keys: `vidgate keys create --name NAME [--sandbox]` makes one, `vidgate keys list` "
+                   "lists them")
     if first_key:
         click.echo(f"Created a sandbox API key (shown once; it is not stored):\n\n  {first_key}\n")
         click.echo("Try it:\n")
@@ -289,8 +302,9 @@ def keys_group() -> None:
 @click.option("--name", required=True, help="A label for the key.")
 @click.option("--scopes", default="video,jobs,usage", show_default=True,
               help="Comma-separated: video, jobs, usage.")
-@click.option("--credits", type=click.IntRange(min=0), required=True, help="Credit allowance.")
-@click.option("--video-seconds", type=click.IntRange(min=0), required=True,
+@click.option("--credits", type=click.IntRange(min=0), default=KEY_CREDITS, show_default=True,
+              help="Credit allowance.")
+@click.option("--video-seconds", type=click.IntRange(min=0), default=KEY_SECONDS, show_default=True,
               help="Video seconds allowance.")
 @click.option("--sandbox", is_flag=True, help="A sandbox key (sk_test_...): local engine only.")
 def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbox: bool) -> None:
@@ -316,7 +330,7 @@ def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbo
 @keys_group.command("list")
 def keys_list() -> None:
     """List keys (prefixes only: keys themselves are not stored)."""
-    rows = with_database(load_settings(), keys.list_keys)
+    rows = with_database(load_settings(), keys.list_keys, create=False)
     click.echo(f"{'ID':22} {'PREFIX':16} {'KIND':8} {'SCOPES':18} {'CREDITS':>17} {'SECONDS':>13}  NAME")
     for row in rows:
         kind = "revoked" if row.revoked_at else ("sandbox" if row.sandbox else "live")
@@ -335,6 +349,6 @@ def keys_revoke(key_id: str) -> None:
     async def revoke(sessions: Sessions) -> bool:
         return await keys.revoke_key(sessions, key_id)
 
-    if not with_database(load_settings(), revoke):
+    if not with_database(load_settings(), revoke, create=False):
         raise click.ClickException(f"No active key with ID {key_id}")
     click.echo(f"Revoked {key_id}")

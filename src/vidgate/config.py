@@ -232,7 +232,12 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return normalise_database_url(self.database_url)
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'vidgate.db').resolve()}"
+        return f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded default's database file (used when DATABASE_URL is not set)."""
+        return (self.data_dir / "vidgate.db").resolve()
 
     @property
     def outputs_dir(self) -> Path:
