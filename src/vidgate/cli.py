@@ -7,14 +7,14 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from vidgate.auth import service as keys
 from vidgate.auth.models import ApiKey
 from vidgate.catalog import MODES
-from vidgate.config import Settings, load_settings
+from vidgate.config import Settings, SettingsError, load_settings
 from vidgate.db.engine import create_engine, create_sessionmaker
 from vidgate.db.migrate import SchemaOutdated, check_current, current_revision, upgrade
 from vidgate.jobs.store import Sessions
@@ -31,6 +31,14 @@ SANDBOX_SECONDS = 3_600
 # What `vidgate keys create` gives when not told: enough to try a few fal models with.
 KEY_CREDITS = 10_000
 KEY_SECONDS = 600
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    """The settings; a wrong one ends the command with a line naming it, not a traceback."""
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def with_database(
@@ -80,7 +88,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     from vidgate.app import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = load_settings(**overrides)
+    settings = settings_or_exit(**overrides)
     if no_workers and not settings.queued:
         raise click.UsageError(
             "--no-workers needs PostgreSQL (DATABASE_URL=postgresql://...): its queue carries jobs "
@@ -121,7 +129,7 @@ def worker(lanes: str | None, concurrency: int | None, metrics_port: int | None)
     (`vidgate serve --no-workers`) fill. Stops on SIGTERM or Ctrl-C, giving running jobs back."""
     from vidgate.backends.registry import lane_slots, load_plugins
 
-    settings = load_settings()
+    settings = settings_or_exit()
     if not settings.queued:
         raise click.UsageError("`vidgate worker` needs PostgreSQL (DATABASE_URL=postgresql://...)")
     setup_logging(settings.log_format)
@@ -199,7 +207,7 @@ def db_upgrade() -> None:
         finally:
             await engine.dispose()
 
-    settings = load_settings()
+    settings = settings_or_exit()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(f"The database is at schema revision {asyncio.run(run(settings))}")
 
@@ -318,7 +326,7 @@ def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbo
         )
 
     try:
-        row, secret = with_database(load_settings(), create)
+        row, secret = with_database(settings_or_exit(), create)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scopes") from exc
     kind = "sandbox" if row.sandbox else "live"
@@ -330,7 +338,7 @@ def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbo
 @keys_group.command("list")
 def keys_list() -> None:
     """List keys (prefixes only: keys themselves are not stored)."""
-    rows = with_database(load_settings(), keys.list_keys, create=False)
+    rows = with_database(settings_or_exit(), keys.list_keys, create=False)
     click.echo(f"{'ID':22} {'PREFIX':16} {'KIND':8} {'SCOPES':18} {'CREDITS':>17} {'SECONDS':>13}  NAME")
     for row in rows:
         kind = "revoked" if row.revoked_at else ("sandbox" if row.sandbox else "live")
@@ -349,6 +357,6 @@ def keys_revoke(key_id: str) -> None:
     async def revoke(sessions: Sessions) -> bool:
         return await keys.revoke_key(sessions, key_id)
 
-    if not with_database(load_settings(), revoke, create=False):
+    if not with_database(settings_or_exit(), revoke, create=False):
         raise click.ClickException(f"No active key with ID {key_id}")
     click.echo(f"Revoked {key_id}")

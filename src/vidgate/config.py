@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import tomllib
@@ -9,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -262,5 +263,47 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used, said in one line per setting: which, where, and why."""
+
+
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """The settings, or a SettingsError naming each wrong one (a value that does not parse, a
+    key `vidgate.toml` has that no setting is called)."""
+    problems = _unknown_toml_keys()
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems += [_explain(error) for error in exc.errors()]
+        settings = None
+    if problems or settings is None:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def _unknown_toml_keys() -> list[str]:
+    """Top-level keys of vidgate.toml that are no setting (tables belong to backends)."""
+    path = _toml_path()
+    if not path.is_file():
+        return []
+    try:
+        document = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        return [f"{path}: not valid TOML: {exc}"]
+    known = set(Settings.model_fields)
+    unknown = [key for key, value in document.items() if not isinstance(value, dict) and key not in known]
+    return [f"{path}: unknown setting {key!r}{_did_you_mean(key, known)}" for key in unknown]
+
+
+def _did_you_mean(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _explain(error: Any) -> str:
+    """One validation error as the setting's environment variable, its value and why."""
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    env = "DATABASE_URL" if name == "database_url" else f"VIDGATE_{name.upper()}"
+    where = f"{env} (or {name} in {_toml_path()})" if name in Settings.model_fields else name
+    given = f", got {error['input']!r}" if not isinstance(error.get("input"), dict) else ""
+    return f"{where}: {error['msg']}{given}"
