@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -150,3 +152,19 @@ def test_seed_polling_example(server: tuple[str, str]) -> None:
     video = requests.get(url, timeout=30)
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
     assert video.content[4:8] == b"ftyp"
+
+
+def test_the_readme_offline_image_to_video_example(server: tuple[str, str]) -> None:
+    """The README's stand-in for the seed's image-to-video example runs with no internet."""
+    base, key = server
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = re.search(r"```bash\n(BASE=http://localhost:8000 KEY=sk_test_\.\.\.\n.*?)```", readme, re.S)
+    assert block, "the README lost its offline image-to-video example"
+    script = block.group(1).replace("BASE=http://localhost:8000 KEY=sk_test_...", f"BASE={base} KEY={key}")
+    output = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True,
+                            check=True, timeout=120).stdout
+    submitted = json.loads(output)
+    assert submitted["status"] == "pending" and submitted["model"] == "fal-ai/minimax/video-01/image-to-video"
+    job = _wait(base, key, submitted["id"])
+    assert job["status"] == "completed", job
+    assert job["outputData"]["video"]["duration_seconds"] == 3

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from tests.conftest import Harness, auth
 from vidgate.backends import Backend, BackendResult, JobContext
@@ -49,6 +52,21 @@ async def test_unexpected_backend_error_fails_the_job_and_releases(harness: Harn
     assert job["status"] == "failed"
     assert job["errorMessage"] == "Internal error while generating the video (RuntimeError)"
     assert (await harness.quota(key))["credits"]["reserved"] == 0
+
+
+async def test_a_failed_job_logs_why(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.worker.backends["local"] = Exploding()
+    key = await harness.key()
+    with caplog.at_level(logging.INFO):
+        job_id = (await harness.client.post(GEN, json={"prompt": "p", "duration_seconds": 1},
+                                            headers=auth(key))).json()["id"]
+        await harness.client.get(f"/api/v1/jobs/{job_id}?poll=true", headers=auth(key))
+    failed = [record for record in caplog.records if getattr(record, "event", None) == "failed"]
+    assert [record.job_id for record in failed] == [job_id]  # type: ignore[attr-defined]
+    assert failed[0].error_kind == "internal"  # type: ignore[attr-defined]
+    assert "RuntimeError" in failed[0].error  # type: ignore[attr-defined]
+    unexpected = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert unexpected and "disk on fire" in (unexpected[0].exc_text or str(unexpected[0].exc_info))
 
 
 async def test_progress_rises_while_the_job_runs(harness: Harness) -> None:
