@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,25 @@ def test_install_runs_pip_only_when_the_project_or_the_extras_change(tmp_path: P
     with (tmp_path / "pyproject.toml").open("a") as project:
         project.write("\n# a dependency changed\n")
     assert pip_runs() == ["-m pip install --quiet -e ."]
+
+
+SERVER_STACK = ("sqlalchemy", "alembic", "pydantic_settings", "fastapi", "uvicorn", "vidgate.db", "vidgate.app")
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--help"], ["keys", "--help"], ["generate", "waves", "-o", "{out}", "--duration", "0.2"]],
+    ids=["help", "keys help", "generate"],
+)
+def test_help_and_generate_do_not_load_the_server_stack(arguments: list[str], tmp_path: Path) -> None:
+    """What a command imports, in a fresh interpreter: help and `generate` leave the database,
+    the settings and the server alone (they cost most of a second to import)."""
+    script = (
+        "import sys\n"
+        "from vidgate.cli import main\n"
+        f"main({[a.replace('{out}', str(tmp_path / 'out.mp4')) for a in arguments]!r}, standalone_mode=False)\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_STACK!r} or m in {SERVER_STACK!r}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "[]"

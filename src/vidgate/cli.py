@@ -1,4 +1,8 @@
-"""`vidgate serve | worker | db upgrade | generate | keys create | keys list | keys revoke`."""
+"""`vidgate serve | worker | db upgrade | generate | keys create | keys list | keys revoke`.
+
+Each command imports what it needs when it runs: `vidgate --help` and `vidgate generate` do
+not pay for the database, the server or the settings machinery they do not use.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from vidgate.auth import service as keys
-from vidgate.auth.models import ApiKey
 from vidgate.catalog import MODES
-from vidgate.config import Settings, SettingsError, load_settings
-from vidgate.db.engine import create_engine, create_sessionmaker
-from vidgate.db.migrate import SchemaOutdated, check_current, current_revision, upgrade
-from vidgate.jobs.store import Sessions
 from vidgate.media.dimensions import ASPECT_RATIOS, RESOLUTIONS, output_dimensions
-from vidgate.ops.logs import setup_logging
 
 if TYPE_CHECKING:
+    from vidgate.auth.models import ApiKey
     from vidgate.backends.registry import BackendPlugin
+    from vidgate.config import Settings
+    from vidgate.jobs.store import Sessions
 
 T = TypeVar("T")
 
@@ -35,6 +35,8 @@ KEY_SECONDS = 600
 
 def settings_or_exit(**overrides: Any) -> Settings:
     """The settings; a wrong one ends the command with a line naming it, not a traceback."""
+    from vidgate.config import SettingsError, load_settings
+
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
@@ -48,6 +50,9 @@ def with_database(
     there, when processes do not migrate: scale-out). With `create` False, a missing SQLite
     database is an error instead of a new, empty one (and a new data folder) where the
     command happened to run."""
+    from vidgate.db.engine import create_engine, create_sessionmaker
+    from vidgate.db.migrate import SchemaOutdated, check_current, upgrade
+
     if not create and not settings.database_url and not settings.sqlite_path.exists():
         raise click.ClickException(
             f"No vidgate database at {settings.sqlite_path}: run this where the server keeps its "
@@ -86,6 +91,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     import uvicorn
 
     from vidgate.app import create_app
+    from vidgate.ops.logs import setup_logging
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings_or_exit(**overrides)
@@ -128,6 +134,8 @@ def worker(lanes: str | None, concurrency: int | None, metrics_port: int | None)
     """Run jobs in this process, taken from the PostgreSQL queue that API processes
     (`vidgate serve --no-workers`) fill. Stops on SIGTERM or Ctrl-C, giving running jobs back."""
     from vidgate.backends.registry import lane_slots, load_plugins
+    from vidgate.db.migrate import SchemaOutdated
+    from vidgate.ops.logs import setup_logging
 
     settings = settings_or_exit()
     if not settings.queued:
@@ -198,6 +206,8 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Bring the database to this release's schema (once per release in scale-out, before
     starting its processes; concurrent runs take turns)."""
+    from vidgate.db.engine import create_engine
+    from vidgate.db.migrate import current_revision, upgrade
 
     async def run(settings: Settings) -> str:
         engine = create_engine(settings.resolved_database_url)
@@ -213,6 +223,8 @@ def db_upgrade() -> None:
 
 
 async def _sandbox_key_if_empty(sessions: Sessions) -> str | None:
+    from vidgate.auth import service as keys
+
     if await keys.count_keys(sessions):
         return None
     _row, secret = await keys.create_key(
@@ -317,6 +329,8 @@ def keys_group() -> None:
 @click.option("--sandbox", is_flag=True, help="A sandbox key (sk_test_...): local engine only.")
 def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbox: bool) -> None:
     """Create a key. The key itself is printed once, alone on the last line."""
+    from vidgate.auth import service as keys
+
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
 
     async def create(sessions: Sessions) -> tuple[ApiKey, str]:
@@ -338,6 +352,8 @@ def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbo
 @keys_group.command("list")
 def keys_list() -> None:
     """List keys (prefixes only: keys themselves are not stored)."""
+    from vidgate.auth import service as keys
+
     rows = with_database(settings_or_exit(), keys.list_keys, create=False)
     click.echo(f"{'ID':22} {'PREFIX':16} {'KIND':8} {'SCOPES':18} {'CREDITS':>17} {'SECONDS':>13}  NAME")
     for row in rows:
@@ -353,6 +369,7 @@ def keys_list() -> None:
 @click.argument("key_id")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by its ID (key_...)."""
+    from vidgate.auth import service as keys
 
     async def revoke(sessions: Sessions) -> bool:
         return await keys.revoke_key(sessions, key_id)
