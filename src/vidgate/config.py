@@ -236,6 +236,12 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.sqlite_path}"
 
     @property
+    def job_heartbeat_seconds(self) -> float:
+        """How often a running job's lease is renewed, and a worker process says it is alive:
+        a third of the lease, so two beats can be missed before the job is taken back."""
+        return self.job_lease_seconds / 3
+
+    @property
     def sqlite_path(self) -> Path:
         """The embedded default's database file (used when DATABASE_URL is not set)."""
         return (self.data_dir / "vidgate.db").resolve()

@@ -14,7 +14,7 @@ from vidgate.jobs.dispatch import InProcessDispatch
 from vidgate.jobs.executor import Executor
 from vidgate.jobs.loops import raise_if_cancelling
 from vidgate.jobs.models import Job, JobStatus
-from vidgate.jobs.retention import BATCH, delete_old_outputs, retention_interval
+from vidgate.jobs.retention import delete_old_outputs, retention_interval
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,7 @@ class Dispatcher:
         while True:
             await asyncio.sleep(interval)
             try:
-                while await delete_old_outputs(self.executor.services) == BATCH:
-                    pass
+                await delete_old_outputs(self.executor.services)
             except Exception:
                 raise_if_cancelling()
                 log.exception("deleting outputs past retention failed")

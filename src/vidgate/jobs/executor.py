@@ -58,7 +58,10 @@ class Executor:
         self.dispatch = dispatch
         self.worker_id = worker_id
         self.running: dict[str, JobContext] = {}
-        self.heartbeats = Heartbeats(self.sessions, self.events, lease_seconds=self.settings.job_lease_seconds)
+        self.heartbeats = Heartbeats(
+            self.sessions, self.events,
+            lease_seconds=self.settings.job_lease_seconds, renew_seconds=self.settings.job_heartbeat_seconds,
+        )
         self.events.on(EventKind.CANCEL, lambda job_id: self._signal(job_id, "cancelled"))
         self.events.on(EventKind.POKE, lambda job_id: self._signal(job_id, "poked"))
 

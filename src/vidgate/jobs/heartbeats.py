@@ -2,10 +2,10 @@
 every job that needs one, however many run, so a worker waiting on a thousand fal requests
 does not write a thousand times a second.
 
-A job's lease is renewed every third of `job_lease_seconds`, its progress stored when it moved
-(at most every BEAT_SECONDS). A job whose cancel was asked for, or which its run no longer
-holds (taken over, ended), is told to stop: a cancel also arrives at once as an event, this is
-the fallback.
+A job's lease is renewed every `renew_seconds` (a third of the lease), its progress stored
+when it moved (at most every BEAT_SECONDS). A job whose cancel was asked for, or which its run
+no longer holds (taken over, ended), is told to stop: a cancel also arrives at once as an
+event, this is the fallback.
 """
 
 from __future__ import annotations
@@ -35,10 +35,13 @@ class Beat:
 
 
 class Heartbeats:
-    def __init__(self, sessions: store.Sessions, events: JobEvents, *, lease_seconds: float) -> None:
+    def __init__(
+        self, sessions: store.Sessions, events: JobEvents, *, lease_seconds: float, renew_seconds: float
+    ) -> None:
         self.sessions = sessions
         self.events = events
         self.lease_seconds = lease_seconds
+        self.renew_seconds = renew_seconds
         self._beats: dict[str, Beat] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -77,7 +80,7 @@ class Heartbeats:
         now = asyncio.get_running_loop().time()
         due = {
             job_id: beat for job_id, beat in self._beats.items()
-            if beat.progress != beat.stored or now - beat.renewed_at >= self.lease_seconds / 3
+            if beat.progress != beat.stored or now - beat.renewed_at >= self.renew_seconds
         }
         if not due:
             return

@@ -1,8 +1,9 @@
 """Job events between processes over PostgreSQL LISTEN/NOTIFY (scale-out).
 
 Every process listens on one channel on a connection of its own. An event is a NOTIFY with
-`kind:job_id[,job_id...]` as its payload (many jobs' progress travels in one); PostgreSQL delivers it to every listening process, the sender
-included, each of which hands it to its own waiters and handlers (`JobEvents.deliver`). A
+`kind:job_id[,job_id...]` as its payload (many jobs' progress travels in one); PostgreSQL
+delivers it to every listening process, the sender included, each of which hands it to its
+own waiters and handlers (`JobEvents.deliver`). A
 listening connection that drops is opened again; since events may have been missed meanwhile,
 every waiter is then woken to read its job again.
 """

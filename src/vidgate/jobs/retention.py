@@ -28,7 +28,13 @@ def output_keys(output: dict[str, Any] | None) -> list[str]:
     return [key for key in (video.get("key"), video.get("poster_key")) if key]
 
 
-async def delete_old_outputs(services: Services) -> int:
+async def delete_old_outputs(services: Services) -> None:
+    """Delete every output past retention, a batch at a time."""
+    while await _delete_batch(services) == BATCH:
+        pass
+
+
+async def _delete_batch(services: Services) -> int:
     """Delete the outputs past retention (a batch at most); return how many jobs had theirs
     deleted. Files go first, so a stop between the two deletes them again next time."""
     days = services.settings.output_retention_days

@@ -587,7 +587,6 @@ def _active(job_id: str) -> Any:
     return and_(Job.id == job_id, or_(*(Job.status == s for s in ACTIVE)))
 
 
-
 async def with_outputs_to_delete(sessions: Sessions, *, completed_before: datetime, limit: int) -> Sequence[Job]:
     """Completed jobs older than `completed_before` whose outputs are still stored."""
     async with sessions() as session:

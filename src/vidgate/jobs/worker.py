@@ -58,8 +58,9 @@ class WorkerSide:
         lanes = dict(lanes or lane_slots(services.plugins.values()))
         if queue_app is not None:
             worker.queue_app = queue_app
-            heartbeat = services.settings.job_lease_seconds / 3
-            worker.runner = queue.QueueRunner(queue_app, worker, lanes=lanes, heartbeat_seconds=heartbeat)
+            worker.runner = queue.QueueRunner(
+                queue_app, worker, lanes=lanes, heartbeat_seconds=services.settings.job_heartbeat_seconds
+            )
         else:
             assert isinstance(dispatch, InProcessDispatch)
             dispatch.abandon = worker.executor.abandon
@@ -102,7 +103,7 @@ class WorkerSide:
 
     async def retry_stalled(self) -> None:
         assert self.queue_app is not None
-        heartbeat = self.settings.job_lease_seconds / 3
+        heartbeat = self.settings.job_heartbeat_seconds
         for task in await queue.stalled_tasks(self.queue_app, heartbeat_seconds=heartbeat):
             log.warning("task %s of a worker that stopped heartbeating: retried", task.id)
             await self.queue_app.job_manager.retry_job(task)
@@ -113,8 +114,7 @@ class WorkerSide:
             await self.dispatch.submitted(job)
 
     async def delete_old_outputs(self) -> None:
-        while await retention.delete_old_outputs(self.services) == retention.BATCH:
-            pass
+        await retention.delete_old_outputs(self.services)
 
 
 def build_backends(services: Services, http: httpx.AsyncClient) -> dict[str, Backend]:
