@@ -89,12 +89,14 @@ async def test_jobs_submitted_across_api_processes_complete_exactly_once(scaled:
 
 
 def _worker_of(deployment: Topology, job_id: str) -> str:
-    """The worker process whose log says it started the job (its last attempt)."""
-    found = ""
+    """The worker process whose log says it started the job's last attempt."""
+    found, last = "", 0
     for worker in deployment.workers:
         for line in worker.log.read_text(errors="replace").splitlines():
             if job_id in line and '"event": "started"' in line:
-                found = worker.name
+                attempt = json.loads(line)["attempt"]
+                if attempt > last:
+                    found, last = worker.name, attempt
     return found
 
 
