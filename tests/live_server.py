@@ -78,16 +78,19 @@ def vidgate_serve(
             process.wait(timeout=30)
 
 
-def wait_until_ready(process: subprocess.Popen[str]) -> str:
-    """Read the server's output until it listens; return what it printed until then."""
+def wait_until_ready(process: subprocess.Popen[str], later: list[str] | None = None) -> str:
+    """Read the server's output until it listens; return what it printed until then. What it
+    prints afterwards goes to `later`, line by line, if given."""
     assert process.stdout is not None
+    stdout = process.stdout
     printed = []
     deadline = time.monotonic() + 60
-    for line in process.stdout:
+    for line in stdout:
         printed.append(line)
         if "Uvicorn running on" in line:
             # Keep draining the output so the server never blocks on a full pipe.
-            threading.Thread(target=process.stdout.read, daemon=True).start()
+            drain = stdout.read if later is None else lambda: later.extend(stdout)
+            threading.Thread(target=drain, daemon=True).start()
             return "".join(printed)
         assert time.monotonic() < deadline, "server did not start"
     raise AssertionError("server exited before it was ready:\n" + "".join(printed))

@@ -45,6 +45,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(settings, backend_plugins, workers=workers, http_transport=http_transport) as sides:
+            app.state.sides = sides
             app.state.api = sides.api
             app.state.worker = sides.worker
             yield

@@ -90,6 +90,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     in the same process; on PostgreSQL with workers too, unless --no-workers."""
     import uvicorn
 
+    from vidgate.api.server import GracefulServer
     from vidgate.app import create_app
     from vidgate.ops.logs import setup_logging
 
@@ -118,7 +119,14 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
     click.echo(f"vidgate on {base} (docs at {base}/docs), data in {settings.data_dir.resolve()}")
     app = create_app(settings, workers=not no_workers)
     log_config = setup_logging(settings.log_format)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=log_config)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=log_config)
+    server = GracefulServer(
+        config, stop_taking_work=lambda: app.state.sides.stop_taking_work(), stop_seconds=settings.shutdown_seconds
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:  # Ctrl-C, handled: uvicorn raises it again once stopped
+        pass
 
 
 @main.command()
@@ -184,6 +192,7 @@ def choose_lanes(spec: str | None, concurrency: int | None, *, available: Mappin
 
 
 async def _work(settings: Settings, plugins: Sequence[BackendPlugin], lanes: dict[str, int]) -> None:
+    from vidgate.ops.stopping import exit_after
     from vidgate.sides import running
 
     stop = asyncio.Event()
@@ -195,6 +204,7 @@ async def _work(settings: Settings, plugins: Sequence[BackendPlugin], lanes: dic
         click.echo(f"vidgate worker running jobs of lanes {shown}")
         await stop.wait()
         click.echo("vidgate worker stopping: running jobs go back to the queue")
+        exit_after(settings.shutdown_seconds)
 
 
 @main.group(name="db")

@@ -137,6 +137,14 @@ class Settings(BaseSettings):
     poll_timeout_seconds: float = Field(
         default=30.0, gt=0, description="How long `GET /jobs/{id}?poll=true` holds a request."
     )
+    shutdown_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="The most a stop (SIGTERM, Ctrl-C) takes: work stops being claimed at once, "
+        "held polls and sync requests are answered with the job as it stands, running jobs go "
+        "back to the queue; connections still open are closed, and past this the process exits "
+        "regardless.",
+    )
     key_cache_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -11,7 +11,7 @@
     ├── UnprocessableContent 422  an Idempotency-Key reused with a different request
     ├── TooManyRequests      429  too many active jobs for the key
     ├── UpstreamFailed       502  the backend could not make the video
-    ├── ServiceUnavailable   503  the model's backend is not configured
+    ├── ServiceUnavailable   503  the model's backend is not configured; the server is stopping
     └── GatewayTimeout       504  a sync request waited longer than allowed
 
 Domain code raises these; `api/errors.py` renders them in one place.

@@ -25,6 +25,14 @@ class Sides:
     api: ApiSide | None
     worker: WorkerSide | None
 
+    async def stop_taking_work(self) -> None:
+        """The first steps of a stop, before connections close: held polls and sync requests
+        are answered with their job as it stands, workers claim nothing more and give their
+        running jobs back to the queue."""
+        self.services.events.end_waits()
+        if self.worker is not None:
+            await self.worker.stop()
+
 
 @contextlib.asynccontextmanager
 async def running(

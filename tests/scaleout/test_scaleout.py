@@ -130,6 +130,29 @@ async def test_a_worker_killed_mid_render_has_its_job_finished_by_another_charge
     await ledger_balances(scaled, key)
 
 
+async def test_a_worker_stopped_mid_render_gives_its_job_back_at_once_and_quietly(scaled: Topology) -> None:
+    key = scaled.key()
+    async with httpx.AsyncClient(timeout=60) as http:
+        job_id = await submit(http, scaled.apis[0], key, model="vidgate/local", duration_seconds=8)
+        await _progress(http, scaled.apis[0], key, job_id)
+        stopped = next(w for w in scaled.workers if w.name == _worker_of(scaled, job_id))
+        signalled_at = time.monotonic()
+        scaled.stop(stopped)  # SIGTERM to its process group, as a service manager sends it
+        assert time.monotonic() - signalled_at < 10  # VIDGATE_SHUTDOWN_SECONDS, the default
+        job = await finished(http, scaled.apis[1], key, job_id)
+    assert job["status"] == "completed", job
+    assert _worker_of(scaled, job_id) not in ("", stopped.name)
+    log = stopped.log.read_text(errors="replace")
+    assert "Traceback" not in log and f"job {job_id} requeued" in log
+    connection = await database(scaled)
+    try:
+        row = await connection.fetchrow("SELECT attempts, requeues FROM jobs WHERE id = $1", job_id)
+    finally:
+        await connection.close()
+    assert (row["attempts"], row["requeues"]) == (2, 1)  # given back, not taken over
+    await ledger_balances(scaled, key)
+
+
 async def test_an_api_process_killed_mid_submissions_loses_no_accepted_job(scaled: Topology) -> None:
     key = scaled.key(sandbox=False)
     accepted: list[str] = []

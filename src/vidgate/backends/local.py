@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import signal
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,11 @@ def _child_main(
     conn: Connection, request: RenderRequest, out_path: Path, poster_path: Path
 ) -> None:
     """Runs in the render process."""
+    # A stop signal sent to the server's whole process group (Ctrl-C in a terminal, most
+    # service managers) is the server's to handle: it asks each render to stop through the
+    # pipe and gives the job back, and kills a render that does not stop in time.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Rendering is batch work: when the CPUs are busy, API requests go first.
     os.nice(RENDER_NICENESS)
     stop = False
@@ -241,19 +247,24 @@ def _child_main(
         return stop
 
     def progress(fraction: float) -> None:
-        conn.send(("progress", fraction))
+        nonlocal stop
+        try:
+            conn.send(("progress", fraction))
+        except OSError:  # as in should_cancel: the server is gone
+            stop = True
 
     try:
         result = render(
             request, out_path, progress=progress, should_cancel=should_cancel,
             poster_path=poster_path,
         )
-        conn.send(("done", dataclasses.asdict(result)))
+        outcome: tuple[Any, ...] = ("done", dataclasses.asdict(result))
     except RenderCancelled:
-        conn.send(("cancelled",))
+        outcome = ("cancelled",)
     except SourceMediaError as exc:
-        conn.send(("refused", str(exc)))
+        outcome = ("refused", str(exc))
     except Exception as exc:  # noqa: BLE001 - reported to the job, the process ends anyway
-        conn.send(("error", f"The local engine failed: {exc.__class__.__name__}: {exc}"))
-    finally:
-        conn.close()
+        outcome = ("error", f"The local engine failed: {exc.__class__.__name__}: {exc}")
+    with contextlib.suppress(OSError):  # a server that asked this render to stop has stopped listening
+        conn.send(outcome)
+    conn.close()

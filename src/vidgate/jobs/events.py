@@ -31,12 +31,16 @@ class JobEvents:
     def __init__(self) -> None:
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._handlers: defaultdict[EventKind, list[Handler]] = defaultdict(list)
+        self.waits_ended = False
 
     def subscribe(self, job_id: str) -> asyncio.Future[None]:
         """A future resolved at the job's next change. Subscribe before reading the job, so a
         change between the read and the wait is not missed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[job_id].add(future)
+        if self.waits_ended:
+            future.set_result(None)
+        else:
+            self._waiters[job_id].add(future)
         return future
 
     def unsubscribe(self, job_id: str, future: asyncio.Future[None]) -> None:
@@ -73,6 +77,12 @@ class JobEvents:
             for future in self._waiters.pop(job_id, ()):
                 if not future.done():
                     future.set_result(None)
+
+    def end_waits(self) -> None:
+        """The process is stopping: wake every waiter, and let no one wait from now on, so that
+        held polls and sync requests are answered with their job as it stands."""
+        self.waits_ended = True
+        self.wake_all()
 
     def wake_all(self) -> None:
         """Wake every waiter (after events may have been missed): each reads its job again."""

@@ -181,7 +181,8 @@ def _payment_required(
 async def wait_for_job(
     sessions: store.Sessions, events: JobEvents, job_id: str, *, key_id: str, timeout: float
 ) -> Job:
-    """The job once it reaches a terminal state, or as it is when `timeout` runs out."""
+    """The job once it reaches a terminal state, or as it is when `timeout` runs out or the
+    process starts to stop."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -191,7 +192,7 @@ async def wait_for_job(
             if job is None:
                 raise NotFound("Job not found")
             remaining = deadline - loop.time()
-            if JobStatus(job.status).terminal or remaining <= 0:
+            if JobStatus(job.status).terminal or remaining <= 0 or events.waits_ended:
                 return job
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):  # not wait_for: see wait_for_work in dispatch.py

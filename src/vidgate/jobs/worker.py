@@ -37,6 +37,7 @@ class WorkerSide:
         )
         self.runner: Dispatcher | queue.QueueRunner | None = None
         self.queue_app: procrastinate.App | None = None
+        self._stopped = False
 
     @classmethod
     async def start(
@@ -69,6 +70,11 @@ class WorkerSide:
         return worker
 
     async def stop(self) -> None:
+        """Claim nothing more, give running jobs back, close the backends. Once: a stop
+        starts with it, and the process's exit calls it again."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.runner is not None:
             await self.runner.stop()
         await self.executor.heartbeats.stop()

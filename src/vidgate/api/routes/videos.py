@@ -14,7 +14,7 @@ from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, Gene
 from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.models import ApiKey
-from vidgate.errors import Conflict, GatewayTimeout
+from vidgate.errors import Conflict, GatewayTimeout, ServiceUnavailable
 from vidgate.jobs import service
 from vidgate.jobs.models import JobStatus
 
@@ -73,6 +73,11 @@ async def _wait_for_video(
         raise failure(f"Video generation failed: {job.error_message}", id=job.id)
     if status is JobStatus.CANCELLED:
         raise Conflict("Video generation was cancelled", id=job.id)
+    if status is not JobStatus.COMPLETED and api.events.waits_ended:
+        raise ServiceUnavailable(
+            "The server is stopping; the job goes on when a worker runs again. Poll GET /api/v1/jobs/{id}",
+            id=job.id, status=job.status,
+        )
     if status is not JobStatus.COMPLETED:
         raise GatewayTimeout(
             "The video is not ready yet; the job goes on. Poll GET /api/v1/jobs/{id}", id=job.id
