@@ -65,6 +65,12 @@ def sparse_png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
+def seed_internet() -> httpx.MockTransport:
+    """The internet as the seed's examples need it: the portrait of its image-to-video example
+    (a portrait indeed, 3:4)."""
+    return fake_internet({SEED_PORTRAIT_URL: make_png(240, 320)})
+
+
 def fake_internet(files: dict[str, bytes]) -> httpx.MockTransport:
     """Stands in for the internet when the server downloads source media: serves `files`
     by URL, 404 for anything else. No test reaches a real host."""
@@ -307,6 +313,5 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.fixture
 async def harness(tmp_path: Path, database_url: str | None) -> AsyncIterator[Harness]:
-    transport = fake_internet({SEED_PORTRAIT_URL: make_png()})
-    async with running_harness(tmp_path / "data", database_url, transport=transport) as ready:
+    async with running_harness(tmp_path / "data", database_url, transport=seed_internet()) as ready:
         yield ready

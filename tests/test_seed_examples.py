@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import SEED_PORTRAIT_URL, fake_internet, make_png, server_database, settings_for_tests
+from tests.conftest import seed_internet, server_database, settings_for_tests
 from tests.live_server import serve_in_thread
 from vidgate.app import create_app
 from vidgate.auth import service as keys
@@ -82,7 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     with server_database() as database_url:
         settings = settings_for_tests(tmp_path_factory.mktemp("seed") / "data", database_url=database_url)
         secret = asyncio.run(_sandbox_key(settings))
-        app = create_app(settings, http_transport=fake_internet({SEED_PORTRAIT_URL: make_png()}))
+        app = create_app(settings, http_transport=seed_internet())
         with serve_in_thread(app) as base:
             yield base, secret
 

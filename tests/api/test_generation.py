@@ -309,3 +309,61 @@ async def test_prompt_optimizer_off_renders_the_prompt_as_given(harness: Harness
     job = (await harness.client.get(f"/api/v1/jobs/{job_id}?poll=true", headers=auth(key))).json()
     assert job["status"] == "completed"
     assert "optimized_prompt" not in job["outputData"]
+
+
+def _data_uri(image: Image.Image, *, exif_orientation: int | None = None) -> str:
+    import base64
+
+    buffer = io.BytesIO()
+    if exif_orientation is None:
+        image.save(buffer, format="PNG")
+        return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    exif = Image.Exif()
+    exif[0x0112] = exif_orientation  # Orientation
+    image.save(buffer, format="JPEG", exif=exif)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+async def test_without_an_aspect_ratio_a_video_takes_its_sources_shape(harness: Harness) -> None:
+    key = await harness.key()
+
+    async def made(**body: object) -> tuple[dict, tuple[int, int, float, int]]:
+        response = await harness.client.post(
+            GEN, json={"prompt": "slow drift", "duration_seconds": 1, **body}, headers=auth(key)
+        )
+        assert response.status_code == 200, response.text
+        video = response.json()["data"]
+        return video, _probe(await _video_bytes(harness, video["url"]))
+
+    portrait = _data_uri(Image.new("RGB", (600, 800), (90, 120, 200)))
+    video, probed = await made(mode="image_to_video", source_image=portrait)
+    assert (video["width"], video["height"]) == probed[:2] == (720, 960)
+    # a phone photo: stored landscape, shown portrait by its EXIF orientation
+    turned = _data_uri(Image.new("RGB", (800, 600), (200, 120, 90)), exif_orientation=6)
+    video, probed = await made(mode="image_to_video", source_image=turned)
+    assert (video["width"], video["height"]) == probed[:2] == (720, 960)
+    video, probed = await made(mode="image_to_video", source_image=portrait, aspect_ratio="16:9")
+    assert (video["width"], video["height"]) == probed[:2] == (1280, 720)  # asked for: kept
+
+    tall, _ = await made(model="vidgate/local", aspect_ratio="9:16")
+    video, probed = await made(mode="video_to_video", source_video=tall["url"])
+    assert (video["width"], video["height"]) == probed[:2] == (720, 1280)
+
+    jobs = (await harness.client.get("/api/v1/jobs?limit=5", headers=auth(key))).json()["jobs"]
+    assert [job["inputParams"]["aspect_ratio"] for job in jobs] == ["auto", "9:16", "16:9", "auto", "auto"]
+
+
+async def test_aspect_ratio_auto_needs_a_source(harness: Harness) -> None:
+    key = await harness.key()
+    response = await harness.client.post(
+        GEN, json={"prompt": "p", "aspect_ratio": "auto"}, headers=auth(key)
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "aspect_ratio auto follows a source image or video, and text_to_video has none: "
+        "choose one of 16:9, 9:16, 1:1, 4:3, 3:4"
+    }
+    default = await harness.client.post(f"{GEN}?async=true", json={"prompt": "p", "duration_seconds": 1},
+                                        headers=auth(key))
+    job = (await harness.client.get(f"/api/v1/jobs/{default.json()['id']}", headers=auth(key))).json()
+    assert job["inputParams"]["aspect_ratio"] == "16:9"

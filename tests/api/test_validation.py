@@ -29,7 +29,7 @@ BAD_BODIES = [
     ({**OK, "resolution": "480p"}, "resolution must be one of 720p, 1080p or 4k"),
     ({**OK, "fps": 24}, "fps must be 30 or 60"),
     ({**OK, "fps": "30"}, "fps must be 30 or 60"),
-    ({**OK, "aspect_ratio": "21:9"}, "aspect_ratio must be one of 16:9, 9:16, 1:1, 4:3 or 3:4"),
+    ({**OK, "aspect_ratio": "21:9"}, "aspect_ratio must be one of 16:9, 9:16, 1:1, 4:3, 3:4 or auto"),
     ({**OK, "mode": "audio_to_video"}, "mode must be one of text_to_video, image_to_video or video_to_video"),
     ({**OK, "mode": "image_to_video"}, "source_image is required for image_to_video"),
     ({**OK, "mode": "video_to_video"}, "source_video is required for video_to_video"),

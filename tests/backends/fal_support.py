@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from tests.conftest import Harness, auth, serving
+from tests.conftest import Harness, auth, seed_internet, serving
 from tests.fal_fake import FakeFal
 from vidgate.backends import local
 from vidgate.backends.fal import FalBackend, FalSettings
@@ -48,7 +48,7 @@ def fal_plugins(fake: FakeFal, **overrides: Any) -> list[PluginFactory]:
 @contextlib.asynccontextmanager
 async def serving_fal(settings: Settings, fake: FakeFal, **overrides: Any) -> AsyncIterator[Harness]:
     """An app for `settings` whose fal jobs go to `fake` (fal's settings: `overrides`)."""
-    async with serving(settings, plugins=fal_plugins(fake, **overrides)) as harness:
+    async with serving(settings, plugins=fal_plugins(fake, **overrides), transport=seed_internet()) as harness:
         yield harness
 
 

@@ -69,11 +69,12 @@ EXPECTED_INPUT: dict[str, dict[str, Any]] = {
         {"prompt": T2V_PROMPT, "aspect_ratio": "16:9", "duration": "5s", "resolution": "720p", "loop": False},
     "fal-ai/luma-dream-machine/ray-2-flash":
         {"prompt": T2V_PROMPT, "aspect_ratio": "16:9", "duration": "5s", "resolution": "720p", "loop": False},
+    # No aspect_ratio asked: the ratio Luma makes nearest the portrait's 3:4 (it has no auto).
     "fal-ai/luma-dream-machine/ray-2/image-to-video":
-        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "16:9", "duration": "5s",
+        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "3:4", "duration": "5s",
          "resolution": "720p", "loop": False},
     "fal-ai/luma-dream-machine/ray-2-flash/image-to-video":
-        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "16:9", "duration": "5s",
+        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "3:4", "duration": "5s",
          "resolution": "720p", "loop": False},
     "fal-ai/minimax/video-01/image-to-video":
         {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "prompt_optimizer": True},
@@ -84,8 +85,8 @@ EXPECTED_INPUT: dict[str, dict[str, Any]] = {
     "fal-ai/minimax/hailuo-2.3/pro/image-to-video":
         {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "prompt_optimizer": True},
     "fal-ai/bytedance/seedance/v1/pro/image-to-video":
-        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "16:9", "resolution": "720p",
-         "duration": "3"},
+        {"prompt": I2V_PROMPT, "image_url": PORTRAIT, "aspect_ratio": "auto", "resolution": "720p",
+         "duration": "3"},  # Seedance follows the image itself
 }
 
 SEEDED = {"fal-ai/veo3", "fal-ai/veo3/fast", "fal-ai/pixverse/v5.5/text-to-video",

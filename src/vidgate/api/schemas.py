@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vidgate.media.dimensions import ASPECT_RATIOS, AUTO_ASPECT_RATIO, DEFAULT_ASPECT_RATIO
 from vidgate.media.fetch import check_source_url
 
 Resolution = Literal["720p", "1080p", "4k"]
-AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4"]
+AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "auto"]
 Mode = Literal["text_to_video", "image_to_video", "video_to_video"]
 JobStatusName = Literal["pending", "processing", "completed", "failed", "cancelled"]
 
@@ -61,7 +62,12 @@ class GenerationRequest(BaseModel):
     duration_seconds: float = Field(default=5, description="Video duration in seconds")
     resolution: Resolution = "720p"
     fps: Literal[30, 60] = 30
-    aspect_ratio: AspectRatio = "16:9"
+    aspect_ratio: AspectRatio | None = Field(
+        default=None,
+        description="16:9, 9:16, 1:1, 4:3 or 3:4; or auto: the source image's or video's own shape "
+        "(the nearest of those where the model needs one). Default: 16:9 in text_to_video, auto in "
+        "image_to_video and video_to_video. The job reports the width and height it really has.",
+    )
     mode: Mode = "text_to_video"
     source_image: str | None = Field(default=None, description="Image URL for image-to-video")
     source_video: str | None = Field(default=None, description="Video URL for video-to-video")
@@ -123,6 +129,13 @@ class GenerationRequest(BaseModel):
             raise ValueError("source_image is required for image_to_video")
         if self.mode == "video_to_video" and self.source_video is None:
             raise ValueError("source_video is required for video_to_video")
+        if self.aspect_ratio is None:
+            self.aspect_ratio = DEFAULT_ASPECT_RATIO if self.mode == "text_to_video" else AUTO_ASPECT_RATIO
+        elif self.aspect_ratio == AUTO_ASPECT_RATIO and self.mode == "text_to_video":
+            raise ValueError(
+                "aspect_ratio auto follows a source image or video, and text_to_video has none: "
+                f"choose one of {', '.join(ASPECT_RATIOS)}"
+            )
         return self
 
 

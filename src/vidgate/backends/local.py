@@ -19,9 +19,16 @@ from vidgate.backends.registry import BackendPlugin
 from vidgate.catalog import LOCAL_MODEL_ID, ModelSpec
 from vidgate.config import Settings
 from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, optimize_prompt, render
-from vidgate.media.dimensions import RESOLUTIONS, output_dimensions
+from vidgate.media.dimensions import (
+    AUTO_ASPECT_RATIO,
+    DEFAULT_ASPECT_RATIO,
+    RESOLUTIONS,
+    nearest_aspect_ratio,
+    output_dimensions,
+)
 from vidgate.media.fetch import FetchError, fetch_to_file
 from vidgate.media.limits import SourceLimits
+from vidgate.media.probe import source_size
 from vidgate.storage import LinkRefused, Storage
 
 # Scheduling priority of render processes, below the server's own (0).
@@ -43,11 +50,19 @@ def rendered_prompt(request: VideoRequest) -> str:
 
 
 def render_request(
-    request: VideoRequest, source: Path | None = None, limits: SourceLimits = SourceLimits()
+    request: VideoRequest,
+    source: Path | None = None,
+    limits: SourceLimits = SourceLimits(),
+    source_shape: tuple[int, int] | None = None,
 ) -> RenderRequest:
     """What the engine renders for a job's request, with the mode's source media at `source`
-    on local disk, refused past `limits`."""
-    width, height = output_dimensions(request.resolution, request.aspect_ratio)
+    on local disk, refused past `limits`. Aspect ratio auto takes the ratio nearest the
+    source's `source_shape` (width, height), 16:9 when it is unknown (the source is then
+    refused by the render, which says why)."""
+    aspect = request.aspect_ratio
+    if aspect == AUTO_ASPECT_RATIO:
+        aspect = nearest_aspect_ratio(*source_shape) if source_shape else DEFAULT_ASPECT_RATIO
+    width, height = output_dimensions(request.resolution, aspect)
     return RenderRequest(
         mode=request.mode,
         prompt=rendered_prompt(request),
@@ -121,7 +136,10 @@ class LocalBackend(Backend):
     async def _render_request(self, ctx: JobContext) -> RenderRequest:
         field = ctx.request.source_field
         source = await self._source(ctx, field) if field else None
-        return render_request(ctx.request, source, self.source_limits)
+        shape = None
+        if source is not None and ctx.request.aspect_ratio == AUTO_ASPECT_RATIO:
+            shape = await asyncio.to_thread(source_size, source)
+        return render_request(ctx.request, source, self.source_limits, shape)
 
     async def _source(self, ctx: JobContext, field: str) -> Path:
         """A source on local disk: one of vidgate's own outputs is read where it is stored."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vidgate.media.dimensions import ASPECT_RATIOS
+from vidgate.media.dimensions import ASPECT_RATIOS, AUTO_ASPECT_RATIO
 
 MODES = ("text_to_video", "image_to_video", "video_to_video")
 FPS_VALUES = (30, 60)
@@ -103,7 +103,8 @@ class ModelSpec:
             ("aspect_ratio", aspect, self.aspect_ratios),
             ("fps", fps, self.fps),
         ):
-            if value not in allowed:
+            # auto: the source's shape, matched by the backend to what the model makes
+            if value not in allowed and value != AUTO_ASPECT_RATIO:
                 raise ValueError(
                     f"{name} {value} is not available for model {self.id}; "
                     f"allowed: {', '.join(str(v) for v in allowed)}"

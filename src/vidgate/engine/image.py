@@ -21,7 +21,7 @@ from vidgate.engine.yuv import rgb_to_yuv420, yuv420_frame
 
 MAX_ZOOM = 1.15
 # EXIF orientations that turn the picture a quarter, so its stored width becomes its height.
-_QUARTER_TURNS = (5, 6, 7, 8)
+QUARTER_TURNS = (5, 6, 7, 8)
 ANALYSIS_LONG_SIDE = 480  # depth and sky are estimated on the picture scaled to this size
 # Where a named pan or tilt moves the view: (x, y) direction of the crop box.
 _SWEEPS = {"pan_left": (-1.0, 0.0), "pan_right": (1.0, 0.0), "tilt_up": (0.0, -1.0),
@@ -68,7 +68,7 @@ def _cover_size(image: Image.Image, cover: tuple[int, int]) -> tuple[int, int]:
     """The size `image`, as stored, must keep to cover `cover` once its EXIF rotation is
     applied."""
     width, height = cover
-    if image.getexif().get(ExifTags.Base.Orientation, 1) in _QUARTER_TURNS:
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in QUARTER_TURNS:
         width, height = height, width
     scale = max(width / image.width, height / image.height)
     return math.ceil(image.width * scale), math.ceil(image.height * scale)

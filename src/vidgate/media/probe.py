@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+from PIL import ExifTags, Image, UnidentifiedImageError
 
+from vidgate.engine.image import QUARTER_TURNS
 from vidgate.engine.poster import save_poster
 from vidgate.engine.video import declared_duration
 
@@ -41,3 +44,26 @@ def probe_video(path: Path, *, poster: Path | None = None) -> VideoInfo:
     except (av.FFmpegError, IndexError, ValueError) as exc:
         raise UnreadableVideo(str(path)) from exc
     return VideoInfo(width, height, round(fps, 3), round(duration, 3))
+
+
+def source_size(path: Path) -> tuple[int, int] | None:
+    """Width and height of a source image (as shown: EXIF rotation applied) or video, read
+    from its header without decoding pictures; None when the file is neither (its render
+    then says why)."""
+    try:
+        with warnings.catch_warnings():  # a size past Pillow's warning is refused by the render
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+        with opened as image:
+            width, height = image.size
+            if image.getexif().get(ExifTags.Base.Orientation, 1) in QUARTER_TURNS:
+                width, height = height, width
+            return width, height
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        pass
+    try:
+        with av.open(str(path)) as container:
+            context = container.streams.video[0].codec_context
+            return (context.width, context.height) if context.width and context.height else None
+    except (av.FFmpegError, IndexError, OSError, ValueError):
+        return None

@@ -19,7 +19,8 @@ import httpx
 
 from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
 from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind, JobLost
-from vidgate.backends.fal.inputs import model_input
+from vidgate.backends.fal.inputs import RATIO_FROM_SOURCE, model_input
+from vidgate.backends.fal.models import FAL_CATALOG
 from vidgate.backends.fal.queue import (
     CONNECTIONS,
     DEFAULT_REST_URL,
@@ -31,8 +32,9 @@ from vidgate.backends.fal.queue import (
     Handle,
     Patience,
 )
-from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri
-from vidgate.media.probe import UnreadableVideo, probe_video
+from vidgate.media.dimensions import AUTO_ASPECT_RATIO, nearest_aspect_ratio
+from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri, fetch_to_file
+from vidgate.media.probe import UnreadableVideo, probe_video, source_size
 from vidgate.storage import LinkRefused, Storage, media_type
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,8 @@ class FalBackend(Backend):
             raise BackendError(SUBMIT_INTERRUPTED)
         if ctx.cancelled.is_set():
             raise BackendCancelled()
-        body = model_input(await self._reachable_sources(ctx))
+        request = await self._ratio_for_auto(ctx)
+        body = model_input(await self._reachable_sources(ctx, request))
         submitted_at = time.time()
         await _save(ctx, {SUBMITTING: True, "submitted_at": submitted_at})
         handle = await self.queue.submit(ctx.request.model, body, webhook_url=self.webhook_url)
@@ -146,19 +149,41 @@ class FalBackend(Backend):
         left = started + self.timeout_seconds - time.time()
         return Patience.for_seconds(left, stop=ctx.cancelled)
 
-    async def _reachable_sources(self, ctx: JobContext) -> VideoRequest:
+    async def _ratio_for_auto(self, ctx: JobContext) -> VideoRequest:
+        """The job's request, where aspect ratio auto meets a model that needs a ratio and has
+        no auto of its own: with the ratio it makes nearest the source image's shape (the
+        image is read here for that; fal fetches it again)."""
+        request = ctx.request
+        if request.aspect_ratio != AUTO_ASPECT_RATIO or request.model not in RATIO_FROM_SOURCE:
+            return request
+        url = str(request.source_image)
+        try:
+            path = await self.storage.local_copy(url, ctx.work_dir) if self.storage else None
+            path = path or await fetch_to_file(
+                ctx.http, url, ctx.work_dir / "source_image", field="source_image",
+                max_bytes=self.max_download_bytes,
+            )
+        except (FetchError, LinkRefused) as exc:
+            raise BackendError(str(exc), kind=FailureKind.INPUT) from exc
+        shape = await asyncio.to_thread(source_size, path)
+        if shape is None:
+            raise BackendError("source_image could not be decoded as an image", kind=FailureKind.INPUT)
+        ratios = FAL_CATALOG[request.model].aspect_ratios
+        return dataclasses.replace(request, aspect_ratio=nearest_aspect_ratio(*shape, ratios))
+
+    async def _reachable_sources(self, ctx: JobContext, request: VideoRequest) -> VideoRequest:
         """fal fetches sources by URL: a source that is one of vidgate's own outputs (which fal
         may not be able to reach) or a data: URI is put on fal's CDN first; other URLs go as
         they are."""
         reachable: dict[str, str] = {}
         for field in SOURCE_FIELDS:
-            upload = await self._upload_for(field, getattr(ctx.request, field), ctx)
+            upload = await self._upload_for(field, getattr(request, field), ctx)
             if upload is not None:
                 data, content_type, file_name = upload
                 reachable[field] = await self.queue.upload(
                     data, content_type=content_type, file_name=file_name
                 )
-        return dataclasses.replace(ctx.request, **reachable)
+        return dataclasses.replace(request, **reachable)
 
     async def _upload_for(self, field: str, url: object, ctx: JobContext) -> tuple[bytes, str, str] | None:
         """(bytes, media type, file name) of a source that must go through fal's CDN."""

@@ -19,7 +19,7 @@ from vidgate.catalog.models import ModelSpec, nearest
 Params = dict[str, Any]
 Builder = Callable[[ModelSpec, VideoRequest], Params]
 
-__all__ = ["BUILDERS", "model_input", "nearest"]
+__all__ = ["BUILDERS", "RATIO_FROM_SOURCE", "model_input", "nearest"]
 
 # Height of each resolution name, ours and the models' own spellings.
 _HEIGHTS = {"360p": 360, "480p": 480, "540p": 540, "720p": 720, "1080p": 1080, "1440p": 1440,
@@ -159,6 +159,15 @@ BUILDERS: dict[str, Builder] = {
     "fal-ai/minimax/hailuo-2.3/pro/image-to-video": _minimax_i2v,
     "fal-ai/bytedance/seedance/v1/pro/image-to-video": _seedance,
 }
+
+
+# Image-to-video models that are sent a ratio and have no `auto` of their own: aspect ratio
+# auto becomes the ratio nearest the source image before their input is built. The others
+# follow the image by themselves (no aspect control, or `auto`, Seedance's default).
+RATIO_FROM_SOURCE = frozenset({
+    "fal-ai/luma-dream-machine/ray-2/image-to-video",
+    "fal-ai/luma-dream-machine/ray-2-flash/image-to-video",
+})
 
 
 def model_input(request: VideoRequest) -> Params:
