@@ -206,11 +206,13 @@ def vidgate_env(data_dir: Path, port: int) -> dict[str, str]:
 
 
 def create_key(env: dict[str, str], cwd: Path) -> str:
-    """A key with credits for everything (the server's own sandbox key has 100,000)."""
+    """A key with credits for everything (the server's own sandbox key has 100,000), and rate
+    limits far above what the load reaches: every request is counted, none refused."""
     done = subprocess.run(
         [PYTHON, "-m", "vidgate", "keys", "create", "--name", "bench",
          "--scopes", "video,jobs,usage", "--credits", str(10**12),
-         "--video-seconds", str(10**9), "--sandbox"],
+         "--video-seconds", str(10**9), "--sandbox",
+         "--rate-limit", "1000000/minute", "--generation-rate-limit", "1000000/minute"],
         env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
     )
     lines = done.stdout.strip().splitlines()

@@ -195,6 +195,8 @@ class Harness:
         scopes: tuple[str, ...] = ("video", "jobs", "usage"),
         credits: int = 100_000,
         seconds: int = 10_000,
+        rate_limit: str | None = None,
+        generation_rate_limit: str | None = None,
     ) -> str:
         _row, secret = await keys.create_key(
             self.sessions,
@@ -203,6 +205,8 @@ class Harness:
             credits=credits,
             video_seconds=seconds,
             sandbox=sandbox,
+            rate_limit=rate_limit,
+            generation_rate_limit=generation_rate_limit,
         )
         return secret
 

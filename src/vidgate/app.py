@@ -10,10 +10,14 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from vidgate import __version__
+from vidgate.api.docs_pages import DocsPagesPolicy
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import BodySizeLimit
+from vidgate.api.rate_limit_headers import RateLimitHeaders
 from vidgate.api.routes import files, jobs, models, ops, quota, videos
 from vidgate.backends.registry import PluginFactory, load_plugins
 from vidgate.config import Settings, load_settings
@@ -21,6 +25,7 @@ from vidgate.ops.metrics import HttpMetrics
 from vidgate.sides import running
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS_PATH = "/docs-assets"
 
 DESCRIPTION = """
 A self-hostable video generation API. Authenticate with `Authorization: Bearer sk_...`
@@ -50,7 +55,12 @@ def create_app(
             app.state.worker = sides.worker
             yield
 
-    app = FastAPI(title="vidgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc load their scripts from the package, not a CDN: they work offline.
+    app = FastAPIOffline(
+        title="vidgate", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        static_url=DOCS_ASSETS_PATH, generate_unique_id_function=operation_id,
+        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+    )
     api = APIRouter(prefix=API_PREFIX)
     for module in (videos, jobs, models, quota):
         api.include_router(module.router)
@@ -61,10 +71,20 @@ def create_app(
     app.include_router(files.router)
     app.include_router(ops.router)
     install_error_handlers(app)
+    app.add_middleware(DocsPagesPolicy)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(HttpMetrics)
     _complete_openapi(app)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (create_generation, get_job...): what a client generated
+    from the document calls it. The HEAD form of a GET route is head_..."""
+    if route.methods == {"HEAD"}:
+        return "head_" + route.name.removeprefix("get_")
+    return route.name
 
 
 def _complete_openapi(app: FastAPI) -> None:

@@ -325,7 +325,28 @@ def generate(
 
 @main.group(name="keys")
 def keys_group() -> None:
-    """Create, list and revoke API keys."""
+    """Create, list and revoke API keys, and set their rate limits."""
+
+
+class RateLimitType(click.ParamType):
+    """120/minute (N/second, N/minute, N/hour or N/day), none, or default (the server's)."""
+
+    name = "LIMIT"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from vidgate.auth.rate_limits import parse_limit
+
+        if value != "default":
+            try:
+                parse_limit(value)
+            except ValueError as exc:
+                self.fail(str(exc), param, ctx)
+        return value
+
+
+RATE_LIMIT_HELP = "Requests the key may make, e.g. 120/minute, or none (default: VIDGATE_RATE_LIMIT)."
+GENERATION_LIMIT_HELP = ("Generation requests the key may make, e.g. 10/minute, or none "
+                         "(default: VIDGATE_GENERATION_RATE_LIMIT).")
 
 
 @keys_group.command("create")
@@ -337,7 +358,12 @@ def keys_group() -> None:
 @click.option("--video-seconds", type=click.IntRange(min=0), default=KEY_SECONDS, show_default=True,
               help="Video seconds allowance.")
 @click.option("--sandbox", is_flag=True, help="A sandbox key (sk_test_...): local engine only.")
-def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbox: bool) -> None:
+@click.option("--rate-limit", type=RateLimitType(), default=None, help=RATE_LIMIT_HELP)
+@click.option("--generation-rate-limit", type=RateLimitType(), default=None, help=GENERATION_LIMIT_HELP)
+def keys_create(
+    name: str, scopes: str, credits: int, video_seconds: int, sandbox: bool,
+    rate_limit: str | None, generation_rate_limit: str | None,
+) -> None:
     """Create a key. The key itself is printed once, alone on the last line."""
     from vidgate.auth import service as keys
 
@@ -347,6 +373,8 @@ def keys_create(name: str, scopes: str, credits: int, video_seconds: int, sandbo
         return await keys.create_key(
             sessions, name=name, scopes=scope_list, credits=credits,
             video_seconds=video_seconds, sandbox=sandbox,
+            rate_limit=None if rate_limit == "default" else rate_limit,
+            generation_rate_limit=None if generation_rate_limit == "default" else generation_rate_limit,
         )
 
     try:
@@ -387,3 +415,27 @@ def keys_revoke(key_id: str) -> None:
     if not with_database(settings_or_exit(), revoke, create=False):
         raise click.ClickException(f"No active key with ID {key_id}")
     click.echo(f"Revoked {key_id}")
+
+
+@keys_group.command("limits")
+@click.argument("key_id")
+@click.option("--rate-limit", type=RateLimitType(), default=None,
+              help="Requests the key may make, e.g. 120/minute; none; or default (the server's).")
+@click.option("--generation-rate-limit", type=RateLimitType(), default=None,
+              help="Generation requests the key may make, e.g. 10/minute; none; or default.")
+def keys_limits(key_id: str, rate_limit: str | None, generation_rate_limit: str | None) -> None:
+    """Set a key's rate limits. Servers apply them within VIDGATE_KEY_CACHE_SECONDS."""
+    from vidgate.auth import service as keys
+
+    given = {"rate_limit": rate_limit, "generation_rate_limit": generation_rate_limit}
+    changes = {name: value for name, value in given.items() if value is not None}
+    if not changes:
+        raise click.UsageError("give --rate-limit, --generation-rate-limit or both")
+
+    async def set_limits(sessions: Sessions) -> bool:
+        return await keys.set_rate_limits(sessions, key_id, **changes)
+
+    if not with_database(settings_or_exit(), set_limits, create=False):
+        raise click.ClickException(f"No key with ID {key_id}")
+    shown = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changes.items())
+    click.echo(f"{key_id}: {shown}")

@@ -151,6 +151,22 @@ class Settings(BaseSettings):
         description="How long an authenticated key is remembered; a key revoked from the "
         "command line stops working within this time. 0 reads the key table on every request.",
     )
+    rate_limit: str = Field(
+        default="1200/minute",
+        description="Requests one key may make (every endpoint that takes a key), in a sliding "
+        "window: N/second, N/minute, N/hour or N/day, or none. A key may have its own "
+        "(`vidgate keys create --rate-limit`, `vidgate keys limits`).",
+    )
+    generation_rate_limit: str = Field(
+        default="120/minute",
+        description="Generation requests one key may make, counted besides rate_limit; same form.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate limit counts are kept: memory:// (this process) or "
+        "redis://HOST:PORT[/DB], which every API process of a scale-out must share, or each "
+        "counts on its own.",
+    )
     max_active_jobs_per_key: int = Field(
         default=100, ge=1, description="Pending plus processing jobs one key may have (429 past it)."
     )
@@ -191,6 +207,22 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlTable(settings_cls))
+
+    @field_validator("rate_limit", "generation_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from vidgate.auth.rate_limits import parse_limit
+
+        parse_limit(value)
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: str) -> str:
+        from vidgate.auth.rate_limits import storage_url
+
+        storage_url(value)
+        return value
 
     @field_validator("source_allowed_networks", mode="before")
     @classmethod

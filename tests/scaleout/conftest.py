@@ -1,5 +1,5 @@
 """Fixtures for the scale-out tests: one deployment of 2 API and 3 worker processes per
-module, on PostgreSQL (VIDGATE_TEST_DATABASE_URL) and the S3 server."""
+module, on PostgreSQL (VIDGATE_TEST_DATABASE_URL), the S3 server and Redis (rate limits)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import TEST_DATABASE_ENV, server_database
 from tests.fal_fake import FakeFal
 from tests.live_server import serve_in_thread
+from tests.redis_server import redis_server
 from tests.s3_server import S3Server
 from tests.scaleout.topology import FAL_KEY, Topology, topology
 
@@ -27,9 +28,11 @@ def shared_fal() -> Iterator[FakeFal]:
 def deployment(tmp_path_factory: pytest.TempPathFactory, s3: S3Server, shared_fal: FakeFal) -> Iterator[Topology]:
     if not os.environ.get(TEST_DATABASE_ENV):
         pytest.fail(f"the scale-out tests run on PostgreSQL: set {TEST_DATABASE_ENV} (see .ci/run)")
-    with server_database() as url:
+    with server_database() as url, redis_server(tmp_path_factory.mktemp("redis")) as redis:
         assert url is not None
-        with topology(tmp_path_factory.mktemp("scaleout"), url, s3, shared_fal, apis=2, workers=3) as ready:
+        shared_counts = {"VIDGATE_RATE_LIMIT_STORAGE": redis}
+        with topology(tmp_path_factory.mktemp("scaleout"), url, s3, shared_fal, apis=2, workers=3,
+                      overrides=shared_counts) as ready:
             yield ready
 
 

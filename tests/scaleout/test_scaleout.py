@@ -272,3 +272,14 @@ def test_the_workers_log_json_lines_with_the_job_id_and_no_link_tokens(scaled: T
     for process in scaled.apis + scaled.workers:
         for line in process.log.read_text(errors="replace").splitlines():
             assert not secrets.search(line), line
+
+
+async def test_rate_limits_are_counted_once_across_api_processes(scaled: Topology) -> None:
+    key = scaled.key("--rate-limit", "6/minute")
+    async with httpx.AsyncClient(timeout=60) as http:
+        answers = [await http.get(f"{scaled.apis[n % 2].url}/api/v1/quota", headers=auth(key)) for n in range(8)]
+        ready = (await http.get(f"{scaled.apis[0].url}/readyz")).json()
+    assert [answer.status_code for answer in answers] == [200] * 6 + [429] * 2
+    assert [answer.headers["X-RateLimit-Remaining"] for answer in answers] == ["5", "4", "3", "2", "1", "0", "0", "0"]
+    assert int(answers[-1].headers["Retry-After"]) > 50
+    assert ready["checks"]["rate_limits"] == "ok"

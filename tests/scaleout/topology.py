@@ -138,6 +138,10 @@ class Topology:
             "VIDGATE_FAL_POLL_SECONDS": "0.05",
             "VIDGATE_FAL_CONCURRENCY": "100",
             "VIDGATE_MAX_ACTIVE_JOBS_PER_KEY": "1000",
+            # the tests send hundreds of requests a second with one key; a test of the limits
+            # gives its key limits of its own
+            "VIDGATE_RATE_LIMIT": "1000000/minute",
+            "VIDGATE_GENERATION_RATE_LIMIT": "1000000/minute",
             "VIDGATE_DATABASE_POOL_SIZE": "5",
             **self.overrides,
             **extra,
@@ -151,8 +155,8 @@ class Topology:
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    def key(self, *, sandbox: bool = True) -> str:
-        args = ["keys", "create", "--name", "t", "--credits", "10000000", "--video-seconds", "1000000"]
+    def key(self, *options: str, sandbox: bool = True) -> str:
+        args = ["keys", "create", "--name", "t", "--credits", "10000000", "--video-seconds", "1000000", *options]
         return self.vidgate(*args, *(["--sandbox"] if sandbox else [])).strip().splitlines()[-1]
 
     def add_api(self) -> Process:

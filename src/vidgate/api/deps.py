@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 
+from vidgate.api.rate_limit_headers import RATE_LIMIT_WINDOW
 from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.service import authenticate, require_scope
@@ -32,10 +33,12 @@ def api_of(request: Request) -> ApiSide:
 
 class ScopedKey:
     """The dependency of a route that needs a key with one of `scopes`: 401 without a usable
-    key, 403 without the scope."""
+    key, 403 without the scope, 429 past the key's rate limit (its generation limit too, for
+    a `generation` route)."""
 
-    def __init__(self, *scopes: str) -> None:
+    def __init__(self, *scopes: str, generation: bool = False) -> None:
         self.scopes = scopes
+        self.generation = generation
 
     async def __call__(self, request: Request) -> AuthenticatedKey:
         checked: AuthenticatedKey | None = request.scope.get(_CHECKED_KEY)
@@ -45,6 +48,9 @@ class ScopedKey:
         api = api_of(request)
         key = await authenticate(api.sessions, api.key_cache, request.headers.get("authorization"))
         require_scope(key, *self.scopes)
+        window = await api.rate_limits.count(key, generation=self.generation)
+        if window is not None:
+            request.scope[RATE_LIMIT_WINDOW] = window
         return key
 
 
@@ -70,6 +76,6 @@ class KeyFirstRoute(APIRoute):
         return key_first
 
 
-VideoKey = Annotated[AuthenticatedKey, Depends(ScopedKey("video"))]
+VideoKey = Annotated[AuthenticatedKey, Depends(ScopedKey("video", generation=True))]
 JobsKey = Annotated[AuthenticatedKey, Depends(ScopedKey("jobs", "usage"))]
 UsageKey = Annotated[AuthenticatedKey, Depends(ScopedKey("usage"))]

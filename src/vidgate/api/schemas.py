@@ -139,7 +139,35 @@ class GenerationRequest(BaseModel):
         return self
 
 
+# The request /docs shows first: it renders on this machine whatever the key, so it succeeds
+# as sent from "Try it out".
+GENERATION_EXAMPLE: dict[str, Any] = {
+    "prompt": "Ocean waves crashing on rocks at sunset",
+    "model": "vidgate/local",
+    "duration_seconds": 5,
+    "resolution": "720p",
+    "fps": 30,
+    "aspect_ratio": "16:9",
+}
+SEED_EXAMPLE: dict[str, Any] = {  # the seed's own request, for fal.ai (or a sandbox key)
+    "prompt": "A timelapse of a flower blooming",
+    "model": "fal-ai/minimax/video-01",
+    "duration_seconds": 5,
+    "resolution": "720p",
+    "negative_prompt": "blurry, static",
+}
+_JOB_ID = "job_01a24bb264a53aab19b7ff24"
+_VIDEO_URL = f"http://127.0.0.1:8000/files/{_JOB_ID}/3q2-7Xr0pYk/video.mp4"
+_POSTER_URL = f"http://127.0.0.1:8000/files/{_JOB_ID}/3q2-7Xr0pYk/poster.jpg"
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 class ErrorBody(BaseModel):
+    model_config = _examples({"error": "duration_seconds must be between 1 and 6 for model fal-ai/minimax/video-01"})
+
     error: str
 
 
@@ -147,6 +175,9 @@ _EXPIRES = "When `url` and `thumbnail_url` stop working (ISO 8601); null when th
 
 
 class VideoData(BaseModel):
+    model_config = _examples({"url": _VIDEO_URL, "duration_seconds": 5.0, "width": 1280, "height": 720,
+                              "thumbnail_url": _POSTER_URL, "url_expires_at": None})
+
     url: str | None = Field(description="The video; null once retention has deleted it")
     duration_seconds: float
     width: int
@@ -163,6 +194,13 @@ class Usage(BaseModel):
 
 
 class GenerationResponse(BaseModel):
+    model_config = _examples({
+        "id": _JOB_ID, "created": 1796565616,
+        "data": VideoData.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        "model": "vidgate/local", "model_tier": "basic", "provider": "local",
+        "usage": {"credits_used": 50, "seconds_used": 5, "seconds_remaining": 595, "credits_remaining": 9950},
+    })
+
     id: str
     created: int
     data: VideoData
@@ -173,6 +211,9 @@ class GenerationResponse(BaseModel):
 
 
 class AsyncGenerationResponse(BaseModel):
+    model_config = _examples({"id": _JOB_ID, "status": "pending", "created": 1796565616, "model": "vidgate/local",
+                              "estimated_credits": 50, "provider": "local"})
+
     id: str
     status: Literal["pending", "processing", "completed", "failed", "cancelled"] = Field(
         description='"pending" for a new job; a replayed Idempotency-Key shows its job\'s status'
@@ -202,7 +243,25 @@ class JobOutput(BaseModel):
     )
 
 
+JOB_EXAMPLE: dict[str, Any] = {
+    "id": _JOB_ID, "userId": "api", "tool": "video", "status": "completed", "progress": 100,
+    "inputParams": {**GENERATION_EXAMPLE, "mode": "text_to_video", "seed": 3093625105, "prompt_optimizer": True,
+                    "loop": False, "negative_prompt": None, "source_image": None, "source_video": None},
+    "outputData": {
+        "video": {"url": _VIDEO_URL, "thumbnail_url": _POSTER_URL, "url_expires_at": None, "width": 1280,
+                  "height": 720, "duration_seconds": 5.0, "fps": 30.0},
+        "seed": 3093625105, "provider": "local",
+        "optimized_prompt": "Ocean waves crashing on rocks at sunset, cinematic, smooth camera motion",
+    },
+    "estimatedCredits": 50, "actualCredits": 50, "createdAt": "2026-12-06T14:00:16Z",
+    "completedAt": "2026-12-06T14:00:19Z", "model": "vidgate/local", "modelTier": "basic", "provider": "local",
+    "errorMessage": None, "outputsDeletedAt": None,
+}
+
+
 class JobOut(BaseModel):
+    model_config = _examples(JOB_EXAMPLE)
+
     id: str
     userId: str
     tool: str
@@ -224,6 +283,8 @@ class JobOut(BaseModel):
 
 
 class JobList(BaseModel):
+    model_config = _examples({"jobs": [JOB_EXAMPLE]})
+
     jobs: list[JobOut]
 
 
@@ -235,8 +296,97 @@ class QuotaBucket(BaseModel):
 
 
 class QuotaOut(BaseModel):
+    model_config = _examples({
+        "key_id": "key_5f1c0e9a7b3d2e41", "name": "my app", "sandbox": False, "scopes": ["jobs", "usage", "video"],
+        "quotas": {"credits": {"limit": 10000, "used": 50, "reserved": 0, "remaining": 9950},
+                   "video_seconds": {"limit": 600, "used": 5, "reserved": 0, "remaining": 595}},
+    })
+
     key_id: str
     name: str
     sandbox: bool
     scopes: list[str]
     quotas: dict[str, QuotaBucket]
+
+
+class DurationRange(BaseModel):
+    min: float
+    max: float
+
+
+class ModelLimit(BaseModel):
+    when: dict[str, list[str | int]] = Field(description="The parameter value that narrows the lengths")
+    output_durations: list[int] = Field(description="The clip lengths (s) made with that value")
+
+
+class ModelPricing(BaseModel):
+    credits_per_second: int
+    quota_multiplier: float = Field(description="Price relative to the basic tier")
+    billing: str
+
+
+LOCAL_MODEL_EXAMPLE: dict[str, Any] = {
+    "id": "vidgate/local", "object": "model", "title": "vidgate local engine",
+    "best_for": "Offline renders on this machine; free of any provider account", "provider": "local",
+    "tier": "basic", "modes": ["text_to_video", "image_to_video", "video_to_video"],
+    "duration_seconds": {"min": 1.0, "max": 60}, "resolutions": ["720p", "1080p", "4k"], "fps": [30, 60],
+    "aspect_ratios": ["16:9", "9:16", "1:1", "4:3", "3:4"], "ignores": [], "output_durations": None,
+    "limits": [], "pricing": {"credits_per_second": 10, "quota_multiplier": 0.2, "billing": "per started second"},
+}
+
+
+class ModelOut(BaseModel):
+    model_config = _examples(LOCAL_MODEL_EXAMPLE)
+
+    id: str
+    object: Literal["model"]
+    title: str
+    best_for: str
+    provider: str = Field(description="The backend that serves it for live keys (sandbox keys: local)")
+    tier: str
+    modes: list[Mode]
+    duration_seconds: DurationRange
+    resolutions: list[str]
+    fps: list[int]
+    aspect_ratios: list[str] = Field(description="Besides auto (the source's shape) in the source modes")
+    ignores: list[str] = Field(description="Parameters accepted without effect: the model has no control for them")
+    output_durations: list[int] | None = Field(description="The clip lengths it makes; null: any length in range")
+    limits: list[ModelLimit]
+    pricing: ModelPricing
+
+
+class ModelList(BaseModel):
+    model_config = _examples({
+        "object": "list",
+        "defaults": {"text_to_video": "fal-ai/minimax/video-01",
+                     "image_to_video": "fal-ai/minimax/video-01/image-to-video", "video_to_video": "vidgate/local"},
+        "data": [LOCAL_MODEL_EXAMPLE],
+    })
+
+    object: Literal["list"]
+    defaults: dict[str, str] = Field(description="The model each mode uses when a request names none")
+    data: list[ModelOut]
+
+
+class Health(BaseModel):
+    model_config = _examples({"status": "ok"})
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    model_config = _examples(
+        {"ready": True, "checks": {"database": "ok", "queue": "ok", "storage": "ok", "events": "ok"}},
+        {"error": "Not ready: database unreachable", "ready": False,
+         "checks": {"database": "unreachable: no answer within 3 s", "queue": "ok", "storage": "ok", "events": "ok"}},
+    )
+
+    error: str | None = Field(default=None, description="What is unreachable (with a 503)")
+    ready: bool
+    checks: dict[str, str] = Field(description='Each dependency: "ok" or why it is unreachable')
+
+
+class WebhookAck(BaseModel):
+    model_config = _examples({"ok": True})
+
+    ok: bool

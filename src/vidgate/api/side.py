@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ssrfguard import Policy
 
 from vidgate.auth.cache import AuthenticatedKey, key_cache
+from vidgate.auth.rate_limits import RateLimits
 from vidgate.cache import ExpiringCache
 from vidgate.catalog import Catalog
 from vidgate.config import Settings
@@ -34,6 +35,7 @@ class ApiSide:
     key_cache: ExpiringCache[AuthenticatedKey]
     job_cache: ExpiringCache[Job]
     source_policy: Policy  # where source URLs may lead
+    rate_limits: RateLimits
 
     @classmethod
     def start(cls, services: Services, dispatch: Dispatch) -> ApiSide:
@@ -47,6 +49,11 @@ class ApiSide:
             key_cache=key_cache(ttl=services.settings.key_cache_seconds),
             job_cache=jobs_seen,
             source_policy=source_policy(services.settings),
+            rate_limits=RateLimits(
+                requests=services.settings.rate_limit,
+                generations=services.settings.generation_rate_limit,
+                storage=services.settings.rate_limit_storage,
+            ),
         )
         api.intake.start()
         return api

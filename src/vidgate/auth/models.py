@@ -41,6 +41,9 @@ class ApiKey(Base):
     active_jobs: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Rate limits of this key ("120/minute", "none"); null: the server's defaults.
+    rate_limit: Mapped[str | None] = mapped_column(String(64), default=None)
+    generation_rate_limit: Mapped[str | None] = mapped_column(String(64), default=None)
 
     @property
     def credits_remaining(self) -> int:

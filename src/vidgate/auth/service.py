@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.keys import SCOPES, display_prefix, generate_key, hash_key, is_well_formed, new_key_id
 from vidgate.auth.models import ApiKey
+from vidgate.auth.rate_limits import parse_limit
 from vidgate.cache import ExpiringCache
 from vidgate.db.base import utcnow
 from vidgate.errors import Forbidden, Unauthorized
@@ -23,8 +24,11 @@ async def create_key(
     credits: int,
     video_seconds: int,
     sandbox: bool,
+    rate_limit: str | None = None,
+    generation_rate_limit: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key; return the row and the key itself (shown once, never stored)."""
+    """Store a new key; return the row and the key itself (shown once, never stored). Its rate
+    limits (`rate_limits.parse_limit`'s form) default to the server's."""
     scope_list = sorted(set(scopes))
     if not scope_list:  # a key that can call nothing is a mistake, never a wish
         raise ValueError(f"at least one scope is required: {', '.join(SCOPES)}")
@@ -33,6 +37,9 @@ async def create_key(
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
     if credits < 0 or video_seconds < 0:
         raise ValueError("credits and video seconds must not be negative")
+    for given in (rate_limit, generation_rate_limit):
+        if given is not None:
+            parse_limit(given)  # ValueError naming the form
     secret = generate_key(sandbox=sandbox)
     row = ApiKey(
         id=new_key_id(),
@@ -49,6 +56,8 @@ async def create_key(
         seconds_reserved=0,
         active_jobs=0,
         created_at=utcnow(),
+        rate_limit=rate_limit,
+        generation_rate_limit=generation_rate_limit,
     )
     async with sessions.begin() as session:
         session.add(row)
@@ -68,6 +77,20 @@ async def revoke_key(sessions: async_sessionmaker[AsyncSession], key_id: str) ->
             .values(revoked_at=utcnow())
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def set_rate_limits(
+    sessions: async_sessionmaker[AsyncSession], key_id: str, **limits: str | None
+) -> bool:
+    """Set a key's `rate_limit` and/or `generation_rate_limit` ("default" puts back the
+    server's); False when there is no such key. Servers apply it once their cached key expires."""
+    values = {name: None if value == "default" else value for name, value in limits.items()}
+    for value in values.values():
+        if value is not None:
+            parse_limit(value)
+    async with sessions.begin() as session:
+        result = await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def count_keys(sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -95,7 +118,9 @@ async def authenticate(
         raise Unauthorized("API key not found")
     if row.revoked_at is not None:
         raise Unauthorized("API key has been revoked")
-    key = AuthenticatedKey(row.id, row.name, frozenset(row.scopes), row.sandbox)
+    key = AuthenticatedKey(
+        row.id, row.name, frozenset(row.scopes), row.sandbox, row.rate_limit, row.generation_rate_limit
+    )
     cache.put(key_hash, key)
     return key
 

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Request
 
 from vidgate.api.deps import api_of
 from vidgate.api.errors import error_responses
+from vidgate.api.schemas import ModelList, ModelOut
 from vidgate.catalog import DEFAULT_MODEL_BY_MODE
 from vidgate.errors import NotFound
 
 router = APIRouter(tags=["models"])
 
 
-@router.get("/models", summary="List models")
+@router.get("/models", summary="List models", response_model=ModelList)
 async def list_models(request: Request) -> dict[str, Any]:
     """Every model, with its modes, durations, resolutions, fps, aspect ratios, tier and price.
     No key needed."""
@@ -25,8 +26,9 @@ async def list_models(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/models/{model_id:path}", summary="Get a model", responses=error_responses(404))
-async def get_one_model(model_id: str, request: Request) -> dict[str, Any]:
+@router.get("/models/{model_id:path}", summary="Get a model", response_model=ModelOut,
+            responses=error_responses(404))
+async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     spec = api_of(request).catalog.get(model_id)
     if spec is None:
         raise NotFound(f"Model not found: {model_id}")

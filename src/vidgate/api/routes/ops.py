@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from vidgate.api.deps import api_of
+from vidgate.api.schemas import Health, Readiness
 from vidgate.api.side import ApiSide
 from vidgate.jobs import store
 from vidgate.ops.metrics import JOBS_ACTIVE, QUEUE_DEPTH, REGISTRY
@@ -21,17 +22,17 @@ router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
-@router.get("/healthz", summary="Liveness", operation_id="healthz")
+@router.get("/healthz", summary="Liveness", operation_id="healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness", operation_id="readyz",
-            responses={503: {"description": "A dependency is unreachable; the body names it"}})
+@router.get("/readyz", summary="Readiness", operation_id="readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "A dependency is unreachable; the body names it"}})
 async def readyz(request: Request) -> JSONResponse:
-    """200 when the database, the queue, the storage and the job events are reachable, each
-    named in the answer; 503 naming what is not."""
+    """200 when the database, the queue, the storage, the job events (and the rate limit
+    storage, when shared) are reachable, each named in the answer; 503 naming what is not."""
     api = api_of(request)
     checks = {
         "database": lambda: _select_one(api),
@@ -39,6 +40,8 @@ async def readyz(request: Request) -> JSONResponse:
         "storage": api.storage.check,
         "events": api.events.check,
     }
+    if api.rate_limits.shared:
+        checks["rate_limits"] = api.rate_limits.check
     results = dict(zip(checks, await asyncio.gather(*(_check(run) for run in checks.values())), strict=True))
     failing = [name for name, result in results.items() if result != "ok"]
     body: dict[str, Any] = {"ready": not failing, "checks": results}

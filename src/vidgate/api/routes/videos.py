@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, VideoKey, api_of
 from vidgate.api.errors import error_responses, failed_job_error
 from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
-from vidgate.api.schemas import AsyncGenerationResponse, GenerationRequest, GenerationResponse
+from vidgate.api.schemas import (
+    GENERATION_EXAMPLE,
+    SEED_EXAMPLE,
+    AsyncGenerationResponse,
+    GenerationRequest,
+    GenerationResponse,
+)
 from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.models import ApiKey
@@ -30,7 +36,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
     responses=error_responses(400, 401, 402, 403, 422, 429, 502, 503, 504),
 )
 async def create_generation(
-    body: GenerationRequest,
+    body: Annotated[GenerationRequest, Body(openapi_examples={
+        "local": {"summary": "A local render (works with any key, no account needed)", "value": GENERATION_EXAMPLE},
+        "seed": {"summary": "The seed's example (fal.ai; a sandbox key renders it locally)", "value": SEED_EXAMPLE},
+    })],
     request: Request,
     key: VideoKey,
     async_: bool = Query(

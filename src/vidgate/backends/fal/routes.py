@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from vidgate.api.deps import api_of
 from vidgate.api.errors import error_responses
+from vidgate.api.schemas import WebhookAck
 from vidgate.backends.fal.config import FalSettings
 from vidgate.backends.fal.webhooks import InvalidWebhook, KeysUnavailable, WebhookVerifier
 from vidgate.errors import NotFound, ServiceUnavailable, Unauthorized
@@ -22,7 +23,8 @@ def webhook_router(fal: FalSettings) -> APIRouter:
     verifier = WebhookVerifier(jwks_url=fal.jwks_url)
     router = APIRouter(tags=["webhooks"])
 
-    @router.post(WEBHOOK_PATH, summary="fal.ai completion webhook", responses=error_responses(401, 404, 503))
+    @router.post(WEBHOOK_PATH, summary="fal.ai completion webhook", response_model=WebhookAck,
+                 responses=error_responses(401, 404, 503))
     async def fal_webhook(request: Request) -> dict[str, Any]:
         """Verified against fal's published Ed25519 keys; the job it names checks its request
         at once, on whichever worker runs it, and completes it (exactly once, whether the
