@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from fastapi_offline import FastAPIOffline
 
 from vidgate import __version__
-from vidgate.api.docs_pages import DocsPagesPolicy
+from vidgate.api.docs_pages import add_docs_pages
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import BodySizeLimit
 from vidgate.api.rate_limit_headers import RateLimitHeaders
@@ -25,7 +24,6 @@ from vidgate.ops.metrics import HttpMetrics
 from vidgate.sides import running
 
 API_PREFIX = "/api/v1"
-DOCS_ASSETS_PATH = "/docs-assets"
 
 DESCRIPTION = """
 A self-hostable video generation API. Authenticate with `Authorization: Bearer sk_...`
@@ -55,11 +53,10 @@ def create_app(
             app.state.worker = sides.worker
             yield
 
-    # /docs and /redoc load their scripts from the package, not a CDN: they work offline.
-    app = FastAPIOffline(
+    app = FastAPI(
         title="vidgate", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-        static_url=DOCS_ASSETS_PATH, generate_unique_id_function=operation_id,
-        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+        docs_url=None, redoc_url=None,  # api/docs_pages.py serves them, offline
+        generate_unique_id_function=operation_id,
     )
     api = APIRouter(prefix=API_PREFIX)
     for module in (videos, jobs, models, quota):
@@ -70,8 +67,8 @@ def create_app(
     app.include_router(api)
     app.include_router(files.router)
     app.include_router(ops.router)
+    add_docs_pages(app)
     install_error_handlers(app)
-    app.add_middleware(DocsPagesPolicy)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(HttpMetrics)

@@ -37,13 +37,13 @@ async def test_every_response_to_a_key_says_where_it_stands_until_429(tmp_path: 
         ]
         assert [answer.status_code for answer in answers] == [200, 200, 404, 400]
         assert [window(answer)[:2] for answer in answers] == [(4, 3), (4, 2), (4, 1), (4, 0)]
-        assert all(started + 59 <= window(answer)[2] <= time.time() + 61 for answer in answers)
+        assert all(started <= window(answer)[2] <= time.time() + 61 for answer in answers)
 
         refused = await harness.client.get("/api/v1/quota", headers=auth(key))
         assert refused.status_code == 429
         retry = refused.json()["retryAfter"]
         assert refused.json() == {"error": "Rate limit exceeded", "retryAfter": retry, "retry_after": retry}
-        assert 55 <= retry <= 60 and refused.headers["Retry-After"] == str(retry)
+        assert 1 <= retry <= 60 and refused.headers["Retry-After"] == str(retry)
         assert window(refused)[:2] == (4, 0)
         # another key has a window of its own; requests without a key are not counted
         other = await harness.key()
@@ -57,7 +57,7 @@ async def test_a_refused_request_is_not_counted_and_the_window_slides(tmp_path: 
         key = await harness.key()
         statuses = [(await harness.client.get("/api/v1/quota", headers=auth(key))).status_code for _ in range(6)]
         assert statuses == [200, 200, 429, 429, 429, 429]
-        await asyncio.sleep(1.05)  # both counted requests have left the window; no refusal was counted
+        await asyncio.sleep(2.05)  # both counted requests have left the window; no refusal was counted
         again = await harness.client.get("/api/v1/quota", headers=auth(key))
         assert again.status_code == 200 and window(again)[:2] == (2, 1)
 
@@ -106,3 +106,15 @@ def test_keys_get_their_limits_from_the_command_line(tmp_path: Path, database_ur
     assert changed.exit_code == 0 and changed.output.strip() == f"{key_id}: generation rate limit 1/hour"
     missing = runner.invoke(cli, ["keys", "limits", "key_nope", "--rate-limit", "default"], env=env)
     assert missing.exit_code == 1 and "No key with ID key_nope" in missing.output
+
+
+async def test_requests_go_through_uncounted_while_the_shared_storage_is_out_of_reach() -> None:
+    from tests.live_server import free_port
+    from vidgate.auth.cache import AuthenticatedKey
+    from vidgate.auth.rate_limits import RateLimits
+
+    nobody = RateLimits(requests="1/minute", generations="1/minute", storage=f"redis://127.0.0.1:{free_port()}")
+    key = AuthenticatedKey("key_a", "a", frozenset({"video"}), sandbox=True)
+    assert [await nobody.count(key, generation=True) for _ in range(3)] == [None] * 3  # not 429, not 500
+    with pytest.raises(Exception):  # noqa: B017 - /readyz reports whatever the driver raised
+        await nobody.check()

@@ -3,7 +3,6 @@ against its key's rate limits, whatever answered it (the route, or an error)."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Where ScopedKey leaves the key's tightest rate limit window (auth.rate_limits.Window).
@@ -22,9 +21,8 @@ class RateLimitHeaders:
         async def send_with_headers(message: Message) -> None:
             window = scope.get(RATE_LIMIT_WINDOW)
             if message["type"] == "http.response.start" and window is not None:
-                headers = MutableHeaders(scope=message)
-                for name, value in window.headers().items():
-                    headers[name] = value
+                # appended as they are: nothing else sets these headers
+                message["headers"] = [*message.get("headers", ()), *window.raw_headers()]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
