@@ -16,6 +16,7 @@ from typing import Any
 from vidgate.backends.base import Backend, BackendResult, JobContext, VideoRequest
 from vidgate.backends.errors import BackendCancelled, BackendError, FailureKind
 from vidgate.backends.registry import BackendPlugin
+from vidgate.backends.sources import source_file
 from vidgate.catalog import LOCAL_MODEL_ID, ModelSpec
 from vidgate.config import Settings
 from vidgate.engine import RenderCancelled, RenderRequest, SourceMediaError, optimize_prompt, render
@@ -26,10 +27,9 @@ from vidgate.media.dimensions import (
     nearest_aspect_ratio,
     output_dimensions,
 )
-from vidgate.media.fetch import FetchError, fetch_to_file
 from vidgate.media.limits import SourceLimits
 from vidgate.media.probe import source_size
-from vidgate.storage import LinkRefused, Storage
+from vidgate.storage import Storage
 
 # Scheduling priority of render processes, below the server's own (0).
 RENDER_NICENESS = 10
@@ -135,26 +135,13 @@ class LocalBackend(Backend):
 
     async def _render_request(self, ctx: JobContext) -> RenderRequest:
         field = ctx.request.source_field
-        source = await self._source(ctx, field) if field else None
+        if field is None:
+            return render_request(ctx.request, limits=self.source_limits)
+        source = await source_file(ctx, field, storage=self.storage, max_bytes=self.max_source_bytes)
         shape = None
-        if source is not None and ctx.request.aspect_ratio == AUTO_ASPECT_RATIO:
+        if ctx.request.aspect_ratio == AUTO_ASPECT_RATIO:
             shape = await asyncio.to_thread(source_size, source)
         return render_request(ctx.request, source, self.source_limits, shape)
-
-    async def _source(self, ctx: JobContext, field: str) -> Path:
-        """A source on local disk: one of vidgate's own outputs is read where it is stored."""
-        url = getattr(ctx.request, field)
-        try:
-            stored = await self.storage.local_copy(url, ctx.work_dir)
-            if stored is not None:
-                return stored
-            return await fetch_to_file(
-                ctx.http, url, ctx.work_dir / field, field=field, max_bytes=self.max_source_bytes
-            )
-        except LinkRefused as exc:
-            raise BackendError(f"{field}: {exc}", kind=FailureKind.INPUT) from exc
-        except FetchError as exc:
-            raise BackendError(str(exc), kind=FailureKind.INPUT) from exc
 
 
 async def _render_in_child_process(

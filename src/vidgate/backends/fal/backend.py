@@ -32,8 +32,9 @@ from vidgate.backends.fal.queue import (
     Handle,
     Patience,
 )
+from vidgate.backends.sources import source_file
 from vidgate.media.dimensions import AUTO_ASPECT_RATIO, nearest_aspect_ratio
-from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri, fetch_to_file
+from vidgate.media.fetch import SOURCE_FIELDS, FetchError, data_uri_media_type, decode_data_uri
 from vidgate.media.probe import UnreadableVideo, probe_video, source_size
 from vidgate.storage import LinkRefused, Storage, media_type
 
@@ -156,15 +157,7 @@ class FalBackend(Backend):
         request = ctx.request
         if request.aspect_ratio != AUTO_ASPECT_RATIO or request.model not in RATIO_FROM_SOURCE:
             return request
-        url = str(request.source_image)
-        try:
-            path = await self.storage.local_copy(url, ctx.work_dir) if self.storage else None
-            path = path or await fetch_to_file(
-                ctx.http, url, ctx.work_dir / "source_image", field="source_image",
-                max_bytes=self.max_download_bytes,
-            )
-        except (FetchError, LinkRefused) as exc:
-            raise BackendError(str(exc), kind=FailureKind.INPUT) from exc
+        path = await source_file(ctx, "source_image", storage=self.storage, max_bytes=self.max_download_bytes)
         shape = await asyncio.to_thread(source_size, path)
         if shape is None:
             raise BackendError("source_image could not be decoded as an image", kind=FailureKind.INPUT)
