@@ -334,9 +334,9 @@ class RateLimitType(click.ParamType):
     name = "LIMIT"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from vidgate.auth.rate_limits import parse_limit
+        from vidgate.auth.rate_limits import SERVER_DEFAULT, parse_limit
 
-        if value != "default":
+        if value != SERVER_DEFAULT:
             try:
                 parse_limit(value)
             except ValueError as exc:
@@ -373,8 +373,7 @@ def keys_create(
         return await keys.create_key(
             sessions, name=name, scopes=scope_list, credits=credits,
             video_seconds=video_seconds, sandbox=sandbox,
-            rate_limit=None if rate_limit == "default" else rate_limit,
-            generation_rate_limit=None if generation_rate_limit == "default" else generation_rate_limit,
+            rate_limit=rate_limit, generation_rate_limit=generation_rate_limit,
         )
 
     try:

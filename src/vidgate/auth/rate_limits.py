@@ -31,6 +31,7 @@ from vidgate.errors import TooManyRequests
 log = logging.getLogger(__name__)
 
 NO_LIMIT = "none"
+SERVER_DEFAULT = "default"  # a key's limit that is the server's
 _FORM = "write it as N/second, N/minute, N/hour or N/day (e.g. 120/minute), or none"
 REQUESTS, GENERATIONS = "requests", "generations"
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vidgate.auth.cache import AuthenticatedKey
 from vidgate.auth.keys import SCOPES, display_prefix, generate_key, hash_key, is_well_formed, new_key_id
 from vidgate.auth.models import ApiKey
-from vidgate.auth.rate_limits import parse_limit
+from vidgate.auth.rate_limits import SERVER_DEFAULT, parse_limit
 from vidgate.cache import ExpiringCache
 from vidgate.db.base import utcnow
 from vidgate.errors import Forbidden, Unauthorized
@@ -28,7 +28,7 @@ async def create_key(
     generation_rate_limit: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Store a new key; return the row and the key itself (shown once, never stored). Its rate
-    limits (`rate_limits.parse_limit`'s form) default to the server's."""
+    limits (`_own_limit`'s form) default to the server's."""
     scope_list = sorted(set(scopes))
     if not scope_list:  # a key that can call nothing is a mistake, never a wish
         raise ValueError(f"at least one scope is required: {', '.join(SCOPES)}")
@@ -37,9 +37,7 @@ async def create_key(
         raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(SCOPES)}")
     if credits < 0 or video_seconds < 0:
         raise ValueError("credits and video seconds must not be negative")
-    for given in (rate_limit, generation_rate_limit):
-        if given is not None:
-            parse_limit(given)  # ValueError naming the form
+    rate_limit, generation_rate_limit = _own_limit(rate_limit), _own_limit(generation_rate_limit)
     secret = generate_key(sandbox=sandbox)
     row = ApiKey(
         id=new_key_id(),
@@ -84,13 +82,19 @@ async def set_rate_limits(
 ) -> bool:
     """Set a key's `rate_limit` and/or `generation_rate_limit` ("default" puts back the
     server's); False when there is no such key. Servers apply it once their cached key expires."""
-    values = {name: None if value == "default" else value for name, value in limits.items()}
-    for value in values.values():
-        if value is not None:
-            parse_limit(value)
+    values = {name: _own_limit(value) for name, value in limits.items()}
     async with sessions.begin() as session:
         result = await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(**values))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _own_limit(value: str | None) -> str | None:
+    """A key's rate limit as stored: None (the server's) for None or "default", else the
+    limit, checked (ValueError naming the form)."""
+    if value is None or value == SERVER_DEFAULT:
+        return None
+    parse_limit(value)
+    return value
 
 
 async def count_keys(sessions: async_sessionmaker[AsyncSession]) -> int:
