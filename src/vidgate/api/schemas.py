@@ -159,6 +159,8 @@ SEED_EXAMPLE: dict[str, Any] = {  # the seed's own request, for fal.ai (or a san
 _JOB_ID = "job_01a24bb264a53aab19b7ff24"
 _VIDEO_URL = f"http://127.0.0.1:8000/files/{_JOB_ID}/3q2-7Xr0pYk/video.mp4"
 _POSTER_URL = f"http://127.0.0.1:8000/files/{_JOB_ID}/3q2-7Xr0pYk/poster.jpg"
+_VIDEO_EXAMPLE: dict[str, Any] = {"url": _VIDEO_URL, "duration_seconds": 5.0, "width": 1280, "height": 720,
+                                  "thumbnail_url": _POSTER_URL, "url_expires_at": None}
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -175,8 +177,7 @@ _EXPIRES = "When `url` and `thumbnail_url` stop working (ISO 8601); null when th
 
 
 class VideoData(BaseModel):
-    model_config = _examples({"url": _VIDEO_URL, "duration_seconds": 5.0, "width": 1280, "height": 720,
-                              "thumbnail_url": _POSTER_URL, "url_expires_at": None})
+    model_config = _examples(_VIDEO_EXAMPLE)
 
     url: str | None = Field(description="The video; null once retention has deleted it")
     duration_seconds: float
@@ -196,7 +197,7 @@ class Usage(BaseModel):
 class GenerationResponse(BaseModel):
     model_config = _examples({
         "id": _JOB_ID, "created": 1796565616,
-        "data": VideoData.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        "data": _VIDEO_EXAMPLE,
         "model": "vidgate/local", "model_tier": "basic", "provider": "local",
         "usage": {"credits_used": 50, "seconds_used": 5, "seconds_remaining": 595, "credits_remaining": 9950},
     })
@@ -248,8 +249,7 @@ JOB_EXAMPLE: dict[str, Any] = {
     "inputParams": {**GENERATION_EXAMPLE, "mode": "text_to_video", "seed": 3093625105, "prompt_optimizer": True,
                     "loop": False, "negative_prompt": None, "source_image": None, "source_video": None},
     "outputData": {
-        "video": {"url": _VIDEO_URL, "thumbnail_url": _POSTER_URL, "url_expires_at": None, "width": 1280,
-                  "height": 720, "duration_seconds": 5.0, "fps": 30.0},
+        "video": {**_VIDEO_EXAMPLE, "fps": 30.0},
         "seed": 3093625105, "provider": "local",
         "optimized_prompt": "Ocean waves crashing on rocks at sunset, cinematic, smooth camera motion",
     },

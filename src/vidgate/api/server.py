@@ -43,10 +43,14 @@ class GracefulServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         deadline = self._stop_deadline or time.monotonic() + self.stop_seconds
+
+        def left_before_the_lifespan() -> float:
+            return max(deadline - time.monotonic() - LIFESPAN_SHARE_SECONDS, 0.1)
+
         try:
-            async with asyncio.timeout(max(deadline - time.monotonic() - LIFESPAN_SHARE_SECONDS, 0.1)):
+            async with asyncio.timeout(left_before_the_lifespan()):
                 await self.stop_taking_work()
         except TimeoutError:
             log.error("workers did not give their jobs back in time; their leases will")
-        self.config.timeout_graceful_shutdown = max(deadline - time.monotonic() - LIFESPAN_SHARE_SECONDS, 0.1)
+        self.config.timeout_graceful_shutdown = left_before_the_lifespan()
         await super().shutdown(sockets)
