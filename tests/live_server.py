@@ -101,3 +101,16 @@ def printed_key(output: str) -> str | None:
     found = re.search(r"\b(sk_test_[0-9a-f]{64})\b", output)
     return found.group(1) if found else None
 
+
+
+def wait_for_progress(base: str, headers: dict[str, str], job_id: str) -> None:
+    """Until the server says the job is processing and has made progress (a render under way)."""
+    import requests
+
+    deadline = time.monotonic() + 60
+    while True:
+        job = requests.get(f"{base}/api/v1/jobs/{job_id}", headers=headers, timeout=30).json()
+        if job["status"] == "processing" and job["progress"] > 0:
+            return
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)

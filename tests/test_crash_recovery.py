@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.fal_fake import FakeFal
-from tests.live_server import free_port, printed_key, vidgate_serve, wait_until_ready
+from tests.live_server import free_port, printed_key, vidgate_serve, wait_for_progress, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +43,7 @@ def start_long_job_then_crash(
         headers = {"Authorization": f"Bearer {key}"}
         job_id = requests.post(f"{base}/api/v1/videos/generations?async=true", json=LONG_JOB,
                                headers=headers, timeout=30).json()["id"]
-        deadline = time.monotonic() + 60
-        while True:
-            job = requests.get(f"{base}/api/v1/jobs/{job_id}", headers=headers, timeout=30).json()
-            if job["status"] == "processing" and job["progress"] > 0:
-                break
-            assert time.monotonic() < deadline, job
-            time.sleep(0.05)
+        wait_for_progress(base, headers, job_id)
         crash(process)
     return key, job_id
 

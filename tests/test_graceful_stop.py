@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live_server import free_port, printed_key, vidgate_serve, wait_until_ready
+from tests.live_server import free_port, printed_key, vidgate_serve, wait_for_progress, wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +40,6 @@ class HeldRequest(threading.Thread):
     def run(self) -> None:
         self.response = self.call()
         self.answered_at = time.monotonic()
-
-
-def wait_for_progress(base: str, headers: dict[str, str], job_id: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        job = requests.get(f"{base}/api/v1/jobs/{job_id}", headers=headers, timeout=30).json()
-        if job["status"] == "processing" and job["progress"] > 0:
-            return
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

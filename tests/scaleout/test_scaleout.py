@@ -110,32 +110,39 @@ async def _progress(http: httpx.AsyncClient, api: Process, key: str, job_id: str
         await asyncio.sleep(0.1)
 
 
+async def _rendering(http: httpx.AsyncClient, deployment: Topology, key: str) -> tuple[str, Process]:
+    """An 8 s local render under way: its job id and the worker rendering it."""
+    job_id = await submit(http, deployment.apis[0], key, model="vidgate/local", duration_seconds=8)
+    await _progress(http, deployment.apis[0], key, job_id)
+    return job_id, next(w for w in deployment.workers if w.name == _worker_of(deployment, job_id))
+
+
+async def _attempts_and_requeues(deployment: Topology, job_id: str) -> tuple[int, int]:
+    connection = await database(deployment)
+    try:
+        row = await connection.fetchrow("SELECT attempts, requeues FROM jobs WHERE id = $1", job_id)
+    finally:
+        await connection.close()
+    return row["attempts"], row["requeues"]
+
+
 async def test_a_worker_killed_mid_render_has_its_job_finished_by_another_charged_once(scaled: Topology) -> None:
     key = scaled.key()
     async with httpx.AsyncClient(timeout=60) as http:
-        job_id = await submit(http, scaled.apis[0], key, model="vidgate/local", duration_seconds=8)
-        await _progress(http, scaled.apis[0], key, job_id)
-        victim = next(w for w in scaled.workers if w.name == _worker_of(scaled, job_id))
+        job_id, victim = await _rendering(http, scaled, key)
         scaled.kill(victim)
         job = await finished(http, scaled.apis[1], key, job_id)
     assert job["status"] == "completed", job
     assert job["actualCredits"] == 80 and job["outputData"]["video"]["duration_seconds"] == pytest.approx(8, abs=0.05)
     assert _worker_of(scaled, job_id) not in ("", victim.name)
-    connection = await database(scaled)
-    try:
-        row = await connection.fetchrow("SELECT attempts, requeues FROM jobs WHERE id = $1", job_id)
-    finally:
-        await connection.close()
-    assert (row["attempts"], row["requeues"]) == (2, 0)  # taken over, the dead worker fenced out
+    assert await _attempts_and_requeues(scaled, job_id) == (2, 0)  # taken over, the dead worker fenced out
     await ledger_balances(scaled, key)
 
 
 async def test_a_worker_stopped_mid_render_gives_its_job_back_at_once_and_quietly(scaled: Topology) -> None:
     key = scaled.key()
     async with httpx.AsyncClient(timeout=60) as http:
-        job_id = await submit(http, scaled.apis[0], key, model="vidgate/local", duration_seconds=8)
-        await _progress(http, scaled.apis[0], key, job_id)
-        stopped = next(w for w in scaled.workers if w.name == _worker_of(scaled, job_id))
+        job_id, stopped = await _rendering(http, scaled, key)
         signalled_at = time.monotonic()
         scaled.stop(stopped)  # SIGTERM to its process group, as a service manager sends it
         assert time.monotonic() - signalled_at < 10  # VIDGATE_SHUTDOWN_SECONDS, the default
@@ -144,12 +151,7 @@ async def test_a_worker_stopped_mid_render_gives_its_job_back_at_once_and_quietl
     assert _worker_of(scaled, job_id) not in ("", stopped.name)
     log = stopped.log.read_text(errors="replace")
     assert "Traceback" not in log and f"job {job_id} requeued" in log
-    connection = await database(scaled)
-    try:
-        row = await connection.fetchrow("SELECT attempts, requeues FROM jobs WHERE id = $1", job_id)
-    finally:
-        await connection.close()
-    assert (row["attempts"], row["requeues"]) == (2, 1)  # given back, not taken over
+    assert await _attempts_and_requeues(scaled, job_id) == (2, 1)  # given back, not taken over
     await ledger_balances(scaled, key)
 
 
