@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from vidgate import __version__
@@ -58,13 +58,11 @@ def create_app(
         docs_url=None, redoc_url=None,  # api/docs_pages.py serves them, offline
         generate_unique_id_function=operation_id,
     )
-    api = APIRouter(prefix=API_PREFIX)
     for module in (videos, jobs, models, quota):
-        api.include_router(module.router)
+        app.include_router(module.router, prefix=API_PREFIX)
     for plugin in backend_plugins:
         if plugin.router is not None:
-            api.include_router(plugin.router)
-    app.include_router(api)
+            app.include_router(plugin.router, prefix=API_PREFIX)
     app.include_router(files.router)
     app.include_router(ops.router)
     add_docs_pages(app)

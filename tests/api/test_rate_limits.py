@@ -4,19 +4,34 @@ over the server's defaults; a refused request is not counted and changes nothing
 
 from __future__ import annotations
 
-import asyncio
+import random
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import limits.storage
+import limits.strategies
 import pytest
 from click.testing import CliRunner
 
 from tests.conftest import auth, running_harness
-from vidgate.auth.rate_limits import parse_limit
+from vidgate.auth import rate_limits
+from vidgate.auth.rate_limits import ProcessWindows, parse_limit
 from vidgate.cli import main as cli
 
 GEN = "/api/v1/videos/generations"
 JOB = {"prompt": "rain on a window", "duration_seconds": 1, "model": "vidgate/local"}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The rate limits' clock, stopped 1 s into a minute (and an hour) until the test moves it:
+    a sliding window counter lets a full window's requests partly through once the next fixed
+    window starts, so requests that straddled that boundary would make the counts a matter of
+    luck."""
+    now = [1_800_000_001.0]
+    monkeypatch.setattr(rate_limits, "time", SimpleNamespace(time=lambda: now[0]))
+    return now
 
 
 def window(response: object) -> tuple[int, int, int]:
@@ -25,10 +40,11 @@ def window(response: object) -> tuple[int, int, int]:
             int(headers["X-RateLimit-Reset"]))
 
 
-async def test_every_response_to_a_key_says_where_it_stands_until_429(tmp_path: Path, database_url: str | None) -> None:
+async def test_every_response_to_a_key_says_where_it_stands_until_429(
+    tmp_path: Path, database_url: str | None, clock: list[float]
+) -> None:
     async with running_harness(tmp_path, database_url, transport=None, rate_limit="4/minute") as harness:
         key = await harness.key()
-        started = time.time()
         answers = [
             await harness.client.get("/api/v1/quota", headers=auth(key)),
             await harness.client.get("/api/v1/jobs", headers=auth(key)),
@@ -37,13 +53,13 @@ async def test_every_response_to_a_key_says_where_it_stands_until_429(tmp_path: 
         ]
         assert [answer.status_code for answer in answers] == [200, 200, 404, 400]
         assert [window(answer)[:2] for answer in answers] == [(4, 3), (4, 2), (4, 1), (4, 0)]
-        assert all(started <= window(answer)[2] <= time.time() + 61 for answer in answers)
+        assert all(window(answer)[2] == clock[0] + 59 for answer in answers)  # the minute's end
 
         refused = await harness.client.get("/api/v1/quota", headers=auth(key))
         assert refused.status_code == 429
         retry = refused.json()["retryAfter"]
         assert refused.json() == {"error": "Rate limit exceeded", "retryAfter": retry, "retry_after": retry}
-        assert 1 <= retry <= 60 and refused.headers["Retry-After"] == str(retry)
+        assert retry == 59 and refused.headers["Retry-After"] == "59"
         assert window(refused)[:2] == (4, 0)
         # another key has a window of its own; requests without a key are not counted
         other = await harness.key()
@@ -52,18 +68,20 @@ async def test_every_response_to_a_key_says_where_it_stands_until_429(tmp_path: 
         assert models.status_code == 200 and "X-RateLimit-Limit" not in models.headers
 
 
-async def test_a_refused_request_is_not_counted_and_the_window_slides(tmp_path: Path, database_url: str | None) -> None:
+async def test_a_refused_request_is_not_counted_and_the_window_slides(
+    tmp_path: Path, database_url: str | None, clock: list[float]
+) -> None:
     async with running_harness(tmp_path, database_url, transport=None, rate_limit="2/second") as harness:
         key = await harness.key()
         statuses = [(await harness.client.get("/api/v1/quota", headers=auth(key))).status_code for _ in range(6)]
         assert statuses == [200, 200, 429, 429, 429, 429]
-        await asyncio.sleep(2.05)  # both counted requests have left the window; no refusal was counted
+        clock[0] += 2.05  # both counted requests have left the window; no refusal was counted
         again = await harness.client.get("/api/v1/quota", headers=auth(key))
         assert again.status_code == 200 and window(again)[:2] == (2, 1)
 
 
 async def test_generations_have_a_limit_of_their_own_and_a_refused_one_makes_no_job(
-    tmp_path: Path, database_url: str | None
+    tmp_path: Path, database_url: str | None, clock: list[float]
 ) -> None:
     async with running_harness(tmp_path, database_url, transport=None, generation_rate_limit="2/minute") as harness:
         key = await harness.key()
@@ -79,7 +97,9 @@ async def test_generations_have_a_limit_of_their_own_and_a_refused_one_makes_no_
         assert window(await harness.client.get("/api/v1/jobs", headers=auth(key)))[0] == 1200  # reads go on
 
 
-async def test_a_keys_own_limits_win_over_the_defaults(tmp_path: Path, database_url: str | None) -> None:
+async def test_a_keys_own_limits_win_over_the_defaults(
+    tmp_path: Path, database_url: str | None, clock: list[float]
+) -> None:
     async with running_harness(tmp_path, database_url, transport=None, rate_limit="2/minute") as harness:
         generous, unlimited = await harness.key(rate_limit="100/hour"), await harness.key(rate_limit="none")
         assert window(await harness.client.get("/api/v1/quota", headers=auth(generous)))[:2] == (100, 99)
@@ -118,3 +138,31 @@ async def test_requests_go_through_uncounted_while_the_shared_storage_is_out_of_
     assert [await nobody.count(key, generation=True) for _ in range(3)] == [None] * 3  # not 429, not 500
     with pytest.raises(Exception):  # noqa: B017 - /readyz reports whatever the driver raised
         await nobody.check()
+
+
+@pytest.mark.parametrize("limit", ["5/second", "3/minute", "40/hour"])
+async def test_the_in_process_counts_answer_as_limits_own_memory_storage_does(
+    monkeypatch: pytest.MonkeyPatch, limit: str
+) -> None:
+    """ProcessWindows against `limits`' SlidingWindowCounterRateLimiter over its MemoryStorage,
+    hit for hit on one clock: requests a little faster than the limit allows, across window
+    boundaries, with pauses of several windows."""
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    item = parse_limit(limit)
+    assert item is not None
+    expiry = item.get_expiry()
+    theirs = limits.strategies.SlidingWindowCounterRateLimiter(limits.storage.MemoryStorage())
+    ours = ProcessWindows()
+    rng = random.Random(limit)
+    answers = []
+    for _ in range(600):
+        pause = rng.uniform(1, 3) * expiry if rng.random() < 0.02 else rng.uniform(0, 1.6 * expiry / item.amount)
+        clock[0] += pause
+        their_hit = theirs.hit(item, "requests", "key_a")
+        their_stats = theirs.get_window_stats(item, "requests", "key_a")
+        our_hit, our_stats = await ours.hit(item, "requests", "key_a")
+        assert (our_hit, our_stats.remaining) == (their_hit, their_stats.remaining)
+        assert our_stats.reset_time == pytest.approx(their_stats.reset_time, abs=1e-6)
+        answers.append(our_hit)
+    assert min(answers.count(False), answers.count(True)) > 50  # both answers, many times

@@ -1,11 +1,13 @@
 """Per-key rate limits, as NovaKit has them: every request a key makes counts against its
 request limit, and a generation request against its generation limit too, each a sliding
-window: the `limits` library's sliding window counter, which weighs the previous fixed
-window's count by how much of it is still inside the window, so a limit costs two counters per
-key and constant time per request, however large (a moving window keeps a timestamp per
-request, and its in-memory form shifts that whole list on every request). The counts live in this
-process's memory (the embedded default) or in Redis, shared by every API process of a
-scale-out.
+window counter (the `limits` library's strategy): the previous fixed window's count, weighted
+by how much of it is still inside the window, plus the current one's, so a limit costs two
+counters per key and constant time per request, however large.
+
+Where the counts live: in Redis, shared by every API process of a scale-out, through `limits`
+itself; or, in the embedded default, in this process's memory (ProcessWindows, the same
+arithmetic on a dict, because `limits`' in-memory storage costs far more than the request it
+counts: docs/benchmarks.md).
 
 A request over a limit is refused without being counted. When the counts cannot be reached
 (Redis down), requests go through uncounted: a limit protects the server, it must not take
@@ -18,11 +20,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import limits
 import limits.aio.strategies
-import limits.strategies
+from limits import WindowStats
 from limits.storage import storage_from_string
 
 from vidgate.auth.cache import AuthenticatedKey
@@ -50,14 +51,13 @@ def parse_limit(text: str) -> limits.RateLimitItem | None:
     return items[0]
 
 
-def storage_url(url: str) -> str:
-    """The `limits` storage for a setting's URL: memory:// (kept as it is: the synchronous
-    storage, whose calls never wait; its asynchronous twin hands work to a thread on every
-    request), or redis://host:port[/db] (the asynchronous one)."""
+def storage_url(url: str) -> str | None:
+    """The `limits` storage for a setting's URL: None for memory:// (ProcessWindows), the
+    asynchronous Redis storage for redis://host:port[/db]."""
     scheme = url.partition("://")[0]
     if scheme not in ("memory", "redis", "rediss", "redis+unix"):
         raise ValueError(f"{url!r} is not a rate limit storage: memory:// or redis://HOST:PORT")
-    return url if scheme == "memory" else f"async+{url}"
+    return None if scheme == "memory" else f"async+{url}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,62 @@ class Window:
         return max(1, math.ceil(self.reset_at - time.time()))
 
 
+class ProcessWindows:
+    """Sliding window counters in this process's memory, with the arithmetic of `limits`'
+    SlidingWindowCounterRateLimiter over its MemoryStorage (tests/api/test_rate_limits.py holds
+    them to the same answers). That storage is not used itself: under load it starts a thread
+    every 10 ms to expire counters, and beside the database's threads that cost 0.3 ms of CPU
+    per request, more than reading a job. Only the event loop touches these counts, so they
+    need no lock, and no expiry: a key's entry is overwritten as its windows pass, and only
+    keys that exist are counted."""
+
+    def __init__(self) -> None:
+        # limit key -> (number of its current fixed window, previous window's count, current's)
+        self._counts: dict[str, tuple[int, int, int]] = {}
+
+    async def hit(self, item: limits.RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
+        key = item.key_for(*identifiers)
+        expiry = item.get_expiry()
+        now = time.time()
+        number = int(now / expiry)
+        # seconds left in the current fixed window: also how much of the previous one the
+        # sliding window still covers
+        ends_in = (1 - (now / expiry) % 1) * expiry
+        previous, current = self._counts_in(key, number)
+        allowed = math.floor(previous * ends_in / expiry + current) < item.amount
+        if allowed:
+            current += 1
+            self._counts[key] = (number, previous, current)
+        remaining = max(0, item.amount - math.floor(previous * ends_in / expiry + current))
+        # a slot frees when the next of the previous window's requests leaves the sliding
+        # window, or when the current window ends (some count is above 0 here: a refusal
+        # means the window is full, and a hit counted one)
+        frees_in = min(
+            ends_in % (expiry / previous) if previous else math.inf,
+            ends_in if current else math.inf,
+        )
+        return allowed, WindowStats(now + frees_in, remaining)
+
+    def _counts_in(self, key: str, number: int) -> tuple[int, int]:
+        """The previous and the current window's counts of `key`, its current window `number`."""
+        counted_in, previous, current = self._counts.get(key, (number, 0, 0))
+        if counted_in == number:
+            return previous, current
+        return (current, 0) if counted_in == number - 1 else (0, 0)
+
+
+class SharedWindows:
+    """Sliding window counters in Redis, through `limits` (a Lua script per count)."""
+
+    def __init__(self, storage_url: str) -> None:
+        self.storage = storage_from_string(storage_url)
+        self.limiter = limits.aio.strategies.SlidingWindowCounterRateLimiter(self.storage)
+
+    async def hit(self, item: limits.RateLimitItem, *identifiers: str) -> tuple[bool, WindowStats]:
+        allowed = await self.limiter.hit(item, *identifiers)
+        return allowed, await self.limiter.get_window_stats(item, *identifiers)
+
+
 class RateLimits:
     def __init__(self, *, requests: str, generations: str, storage: str = "memory://") -> None:
         """`requests`, `generations`: the default limits (parse_limit's form); `storage`: where
@@ -89,12 +145,9 @@ class RateLimits:
         self.defaults = {REQUESTS: requests, GENERATIONS: generations}
         for default in self.defaults.values():
             parse_limit(default)
-        self.shared = not storage.startswith("memory:")
-        self.storage = storage_from_string(storage_url(storage))
-        self.limiter = (
-            limits.aio.strategies.SlidingWindowCounterRateLimiter(self.storage)
-            if self.shared else limits.strategies.SlidingWindowCounterRateLimiter(self.storage)
-        )
+        shared_url = storage_url(storage)
+        self.windows = ProcessWindows() if shared_url is None else SharedWindows(shared_url)
+        self.shared = isinstance(self.windows, SharedWindows)
 
     async def count(self, key: AuthenticatedKey, *, generation: bool) -> Window | None:
         """Count a request of `key`; the window of its tightest limit (for the headers), None
@@ -107,7 +160,7 @@ class RateLimits:
             if item is None:
                 continue
             try:
-                allowed, stats = await self._count(item, kind, key.id)
+                allowed, stats = await self.windows.hit(item, kind, key.id)
             except Exception as exc:  # the storage is out of reach: let requests through
                 log.warning("rate limits could not be counted: %r", exc)
                 return None
@@ -117,19 +170,13 @@ class RateLimits:
             windows.append(window)
         return min(windows, key=lambda window: window.remaining, default=None)
 
-    async def _count(self, item: limits.RateLimitItem, *identifiers: str) -> tuple[bool, Any]:
-        if isinstance(self.limiter, limits.strategies.SlidingWindowCounterRateLimiter):
-            return self.limiter.hit(item, *identifiers), self.limiter.get_window_stats(item, *identifiers)
-        hit = await self.limiter.hit(item, *identifiers)
-        return hit, await self.limiter.get_window_stats(item, *identifiers)
-
     def _limit_of(self, key: AuthenticatedKey, kind: str) -> str:
         own = key.generation_rate_limit if kind == GENERATIONS else key.rate_limit
         return own or self.defaults[kind]
 
     async def check(self) -> None:
         """Raise when the shared storage cannot be reached (readiness)."""
-        if self.shared and not await self.storage.check():
+        if isinstance(self.windows, SharedWindows) and not await self.windows.storage.check():
             raise ConnectionError("the rate limit storage does not answer")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +35,11 @@ class VideoRequest:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> VideoRequest:
         """The request stored as `params` (fields it does not know are left out)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{name: value for name, value in params.items() if name in names})
+        return cls(**{name: params[name] for name in _REQUEST_FIELDS if name in params})
 
     def as_params(self) -> dict[str, Any]:
-        return asdict(self)
+        # every field holds a str, number, bool or None: nothing to copy deeper (asdict would)
+        return {name: getattr(self, name) for name in _REQUEST_FIELDS}
 
     @property
     def source_field(self) -> str | None:
@@ -47,6 +47,7 @@ class VideoRequest:
         return SOURCE_FIELD_BY_MODE.get(self.mode)
 
 
+_REQUEST_FIELDS = tuple(f.name for f in fields(VideoRequest))
 SOURCE_FIELD_BY_MODE = {"image_to_video": "source_image", "video_to_video": "source_video"}
 
 
