@@ -15,9 +15,9 @@ from fastapi.routing import APIRoute
 from vidgate import __version__
 from vidgate.api.docs_pages import add_docs_pages
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
-from vidgate.api.limits import BodySizeLimit
+from vidgate.api.limits import FORM_OVERHEAD_BYTES, BodySizeLimit
 from vidgate.api.rate_limit_headers import RateLimitHeaders
-from vidgate.api.routes import files, jobs, models, ops, quota, videos
+from vidgate.api.routes import files, jobs, models, ops, quota, uploads, videos
 from vidgate.backends.registry import PluginFactory, load_plugins
 from vidgate.config import Settings, load_settings
 from vidgate.ops.metrics import HttpMetrics
@@ -58,7 +58,7 @@ def create_app(
         docs_url=None, redoc_url=None,  # api/docs_pages.py serves them, offline
         generate_unique_id_function=operation_id,
     )
-    for module in (videos, jobs, models, quota):
+    for module in (videos, jobs, uploads, models, quota):
         app.include_router(module.router, prefix=API_PREFIX)
     for plugin in backend_plugins:
         if plugin.router is not None:
@@ -68,7 +68,9 @@ def create_app(
     add_docs_pages(app)
     install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(BodySizeLimit, uploads={
+        f"{API_PREFIX}/files": settings.max_source_bytes + FORM_OVERHEAD_BYTES,
+    })
     app.add_middleware(HttpMetrics)
     _complete_openapi(app)
     return app

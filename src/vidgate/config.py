@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         default=None,
         gt=0,
         description="Delete a job's outputs this long after it completed (the job stays, and says "
-        "when its outputs were deleted). Unset: keep them.",
+        "when its outputs were deleted), and uploads this long after they were made. Unset: keep them.",
     )
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto",

@@ -61,6 +61,10 @@ class Conflict(ApiError):
     status = 409
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
 class RangeNotSatisfiable(ApiError):
     status = 416
 

@@ -42,8 +42,10 @@ FUZZ_SETTINGS = settings(
 
 # What a JSON Schema cannot say, so a schema-valid request may still be a 400 here: a
 # generation's allowed durations, modes and resolutions depend on its model, and a mode needs
-# its source field.
-CROSS_FIELD_RULES = {"/api/v1/videos/generations": [schemathesis.checks.positive_data_acceptance]}
+# its source field; an upload must be an image or a video.
+CROSS_FIELD_RULES = {
+    path: [schemathesis.checks.positive_data_acceptance] for path in ("/api/v1/videos/generations", "/api/v1/files")
+}
 
 
 class InstantBackend(Backend):

@@ -77,5 +77,6 @@ class KeyFirstRoute(APIRoute):
 
 
 VideoKey = Annotated[AuthenticatedKey, Depends(ScopedKey("video", generation=True))]
+UploadKey = Annotated[AuthenticatedKey, Depends(ScopedKey("video"))]
 JobsKey = Annotated[AuthenticatedKey, Depends(ScopedKey("jobs", "usage"))]
 UsageKey = Annotated[AuthenticatedKey, Depends(ScopedKey("usage"))]

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from vidgate.api.schemas import ErrorBody
 from vidgate.backends.errors import FailureKind
@@ -98,9 +99,10 @@ _DESCRIPTIONS = {
     403: "The API key lacks the required scope",
     404: "Not found (or not yours)",
     409: "The job's state forbids the action",
+    413: "The file or body is larger than this server takes",
     416: "The Range asks for bytes past the end of the file",
     422: "The Idempotency-Key was first used with a different request",
-    429: "Too many active jobs for this key",
+    429: "The key's rate limit is reached, or it has too many active jobs",
     502: "The backend could not make the video",
     503: "The model's backend is not configured",
     504: "The sync request waited too long; the job goes on",
@@ -151,6 +153,19 @@ def describe_unreadable_body(cause: BaseException | None) -> str:
     return "Malformed JSON in request body"
 
 
+def allowed_methods(app: FastAPI, path: str) -> str | None:
+    """Every method the documented path `path` takes (None for an undocumented one).
+    Starlette's 405 names only the methods of the first route on the path, and a resource may
+    have one route per method (GET and DELETE)."""
+    methods = {
+        method.upper()
+        for template, operations in app.openapi()["paths"].items()
+        if compile_path(template)[0].match(path)
+        for method in operations
+    }
+    return ", ".join(sorted(methods)) or None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -163,11 +178,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": message}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "Not found" if exc.status_code == 404 else str(exc.detail)
         if exc.detail == _BODY_PARSE_FAILED:
             message = describe_unreadable_body(exc.__cause__)
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405 and (allow := allowed_methods(app, request.url.path)):
+            headers = {**(headers or {}), "Allow": allow}
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,8 @@ from fastapi import Request
 from vidgate.auth.models import ApiKey
 from vidgate.jobs.models import Job
 from vidgate.storage import Storage
+from vidgate.uploads.models import Upload
+from vidgate.uploads.service import SOURCE_FIELD
 
 PROVIDER_HEADER = "X-Vidgate-Provider"
 
@@ -109,4 +111,23 @@ def sync_response(job: Job, key: ApiKey, storage: Storage, base: str) -> dict[st
             "seconds_remaining": key.seconds_remaining,
             "credits_remaining": key.credits_remaining,
         },
+    }
+
+
+def upload_object(upload: Upload, storage: Storage, base: str) -> dict[str, Any]:
+    link = storage.link(upload.storage_key)
+    return {
+        "id": upload.id,
+        "object": "file",
+        "kind": upload.kind,
+        "use_as": SOURCE_FIELD[upload.kind],
+        "filename": upload.filename,
+        "content_type": upload.content_type,
+        "bytes": upload.bytes,
+        "width": upload.width,
+        "height": upload.height,
+        "duration_seconds": upload.duration_seconds,
+        "url": absolute(link.url, base),
+        "url_expires_at": iso(link.expires_at),
+        "created_at": iso(upload.created_at),
     }

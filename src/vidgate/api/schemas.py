@@ -390,3 +390,48 @@ class WebhookAck(BaseModel):
     model_config = _examples({"ok": True})
 
     ok: bool
+
+
+_UPLOAD_EXAMPLE = {
+    "id": "file_019ae5c1a2b3c4d5e6f70812", "object": "file", "kind": "image", "use_as": "source_image",
+    "filename": "portrait.png", "content_type": "image/png", "bytes": 48213, "width": 720,
+    "height": 960, "duration_seconds": None,
+    "url": "http://127.0.0.1:8000/files/file_019ae5c1a2b3c4d5e6f70812/Qm9keS1zb3VyY2U/source.png",
+    "url_expires_at": None, "created_at": "2026-12-06T17:20:01.512Z",
+}
+
+
+class UploadOut(BaseModel):
+    model_config = _examples(_UPLOAD_EXAMPLE)
+
+    id: str
+    object: Literal["file"]
+    kind: Literal["image", "video"]
+    use_as: Literal["source_image", "source_video"] = Field(
+        description="The generation request field that takes `url`"
+    )
+    filename: str = Field(description="The name the file was uploaded under")
+    content_type: str
+    bytes: int
+    width: int = Field(description="As shown: an image's EXIF rotation is applied")
+    height: int
+    duration_seconds: float | None = Field(description="A video's length; null for an image")
+    url: str = Field(description="Give it as `source_image` or `source_video` (the link itself is "
+                     "the credential, as with outputs)")
+    url_expires_at: str | None = Field(description="When `url` stops working; null when it does not expire")
+    created_at: str
+
+
+class UploadList(BaseModel):
+    model_config = _examples({"object": "list", "data": [_UPLOAD_EXAMPLE]})
+
+    object: Literal["list"]
+    data: list[UploadOut]
+
+
+class UploadDeleted(BaseModel):
+    model_config = _examples({"id": "file_019ae5c1a2b3c4d5e6f70812", "object": "file", "deleted": True})
+
+    id: str
+    object: Literal["file"]
+    deleted: Literal[True]

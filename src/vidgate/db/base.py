@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData
@@ -40,3 +42,9 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def time_ordered_id(prefix: str) -> str:
+    """`prefix` + 24 hex: milliseconds since the epoch, then random. Ids made later sort later,
+    so new rows land at the end of the primary-key index instead of all over it."""
+    return f"{prefix}{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"

@@ -4,10 +4,11 @@ from vidgate.auth.models import ApiKey
 from vidgate.billing.models import LedgerEntry
 from vidgate.db.base import Base
 from vidgate.jobs.models import Job
+from vidgate.uploads.models import Upload
 
 metadata = Base.metadata
 
-__all__ = ["ApiKey", "Job", "LedgerEntry", "metadata", "vidgate_object"]
+__all__ = ["ApiKey", "Job", "LedgerEntry", "Upload", "metadata", "vidgate_object"]
 
 
 def vidgate_object(name: str | None, type_: str, parent_names: object) -> bool:

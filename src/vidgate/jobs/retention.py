@@ -1,5 +1,6 @@
 """Retention: outputs of jobs completed longer ago than `output_retention_days` are deleted
-from storage (either kind), and the job records when. Run periodically by the embedded
+from storage (either kind), and the job records when; uploads older than that are deleted,
+file and record. Run periodically by the embedded
 dispatcher, or by a maintenance task in scale-out."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 from vidgate.db.base import utcnow
 from vidgate.jobs import store
 from vidgate.services import Services
+from vidgate.uploads import service as uploads
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,10 @@ def output_keys(output: dict[str, Any] | None) -> list[str]:
 
 
 async def delete_old_outputs(services: Services) -> None:
-    """Delete every output past retention, a batch at a time."""
+    """Delete every output and upload past retention, a batch at a time."""
     while await _delete_batch(services) == BATCH:
+        pass
+    while await _delete_uploads_batch(services) == BATCH:
         pass
 
 
@@ -50,3 +54,18 @@ async def _delete_batch(services: Services) -> int:
         await services.events.changed(job.id)
     log.info("retention deleted the outputs of %d jobs completed before %s", len(jobs), cutoff.isoformat())
     return len(jobs)
+
+
+async def _delete_uploads_batch(services: Services) -> int:
+    """Delete the uploads past retention (a batch at most); return how many."""
+    days = services.settings.output_retention_days
+    if days is None:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    old = await uploads.created_before(services.sessions, cutoff, limit=BATCH)
+    if not old:
+        return 0
+    await services.storage.delete([upload.storage_key for upload in old])
+    await uploads.forget(services.sessions, [upload.id for upload in old])
+    log.info("retention deleted %d uploads made before %s", len(old), cutoff.isoformat())
+    return len(old)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +18,7 @@ from vidgate.backends.errors import FailureKind
 from vidgate.billing import ledger
 from vidgate.billing.ledger import Shortfall
 from vidgate.billing.models import EntryKind
-from vidgate.db.base import utcnow
+from vidgate.db.base import time_ordered_id, utcnow
 from vidgate.jobs.models import TERMINAL_STATUSES, Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -40,9 +38,7 @@ def _journal(event: str, job: Job | None, job_id: str | None = None, **fields: A
 
 
 def new_job_id() -> str:
-    """`job_` + 24 hex: milliseconds since the epoch, then random. Ids made later sort later,
-    so new rows land at the end of the primary-key index instead of all over it."""
-    return f"job_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
+    return time_ordered_id("job_")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-_MEDIA_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+_MEDIA_TYPES = {
+    ".mp4": "video/mp4", ".webm": "video/webm",
+    ".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif",
+}
 
 
 def media_type(path: Path | str) -> str:
