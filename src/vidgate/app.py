@@ -1,5 +1,5 @@
-"""The ASGI application: routes under /api/v1 (the backends' own included), files under
-/files, errors in one shape. Its lifespan opens the shared services and starts the API side,
+"""The ASGI application: routes under /api/v1 (the backends' own included), OpenAI's videos
+API under /v1, files under /files, errors in one shape (OpenAI's under /v1). Its lifespan opens the shared services and starts the API side,
 and, unless told not to, the worker side in the same process."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from vidgate import __version__
 from vidgate.api.docs_pages import add_docs_pages
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import FORM_OVERHEAD_BYTES, BodySizeLimit
+from vidgate.api.openai_videos import OPENAI_PREFIX
 from vidgate.api.rate_limit_headers import RateLimitHeaders
-from vidgate.api.routes import files, jobs, models, ops, quota, uploads, videos
+from vidgate.api.routes import files, jobs, models, openai_videos, ops, quota, uploads, videos
 from vidgate.backends.registry import PluginFactory, load_plugins
 from vidgate.config import Settings, load_settings
 from vidgate.ops.metrics import HttpMetrics
@@ -63,13 +64,14 @@ def create_app(
     for plugin in backend_plugins:
         if plugin.router is not None:
             app.include_router(plugin.router, prefix=API_PREFIX)
+    app.include_router(openai_videos.router, prefix=OPENAI_PREFIX)
     app.include_router(files.router)
     app.include_router(ops.router)
     add_docs_pages(app)
     install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit, uploads={
-        f"{API_PREFIX}/files": settings.max_source_bytes + FORM_OVERHEAD_BYTES,
+        path: settings.max_source_bytes + FORM_OVERHEAD_BYTES for path in (f"{API_PREFIX}/files", f"{OPENAI_PREFIX}/videos")
     })
     app.add_middleware(HttpMetrics)
     _complete_openapi(app)

@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from vidgate.api.openai_videos import OPENAI_PREFIX, openai_error
 from vidgate.api.schemas import ErrorBody
 from vidgate.backends.errors import FailureKind
 from vidgate.db.engine import unreachable
@@ -46,9 +48,10 @@ def failed_job_error(kind: str | None) -> type[ApiError]:
     return _FAILED_JOB_ERRORS.get(kind or "", UpstreamFailed)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the statuses a route can answer with."""
-    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+def error_responses(*statuses: int, model: type[BaseModel] = ErrorBody) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the statuses a route can answer with (`model`: the
+    error body's shape, OpenAI's under /v1)."""
+    return {status: {"model": model, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
 def error_response(status: int) -> dict[str, Any]:
@@ -166,16 +169,25 @@ def allowed_methods(app: FastAPI, path: str) -> str | None:
     return ", ".join(sorted(methods)) or None
 
 
+def error_answer(
+    request: Request, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error in the API's shape, or in OpenAI's under /v1 (its videos API)."""
+    if request.url.path.startswith(OPENAI_PREFIX + "/"):
+        body = openai_error(status, body)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_answer(request, exc.body(), exc.status, exc.headers())
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         message = describe_validation_error(errors[0]) if errors else "Invalid request"
-        return JSONResponse({"error": message}, status_code=400)
+        return error_answer(request, {"error": message}, 400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -185,15 +197,15 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.headers
         if exc.status_code == 405 and (allow := allowed_methods(app, request.url.path)):
             headers = {**(headers or {}), "Allow": allow}
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
+        return error_answer(request, {"error": message}, exc.status_code, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if unreachable(exc):
             log.warning("the database is unreachable (%s %s): %s", request.method, request.url.path, exc)
-            return JSONResponse(
-                {"error": "The database is unreachable; try again shortly"},
-                status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            return error_answer(
+                request, {"error": "The database is unreachable; try again shortly"}, 503,
+                {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
             )
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "Internal server error"}, status_code=500)
+        return error_answer(request, {"error": "Internal server error"}, 500)

@@ -243,6 +243,20 @@ async def list_for_key(
         return (await session.scalars(query)).all()
 
 
+async def page_for_key(
+    sessions: Sessions, key_id: str, *, after: str | None, limit: int, newest_first: bool
+) -> tuple[list[Job], bool]:
+    """Up to `limit` of the key's jobs after the job `after` (in the order asked for; ids sort
+    by creation), and whether more follow."""
+    query = select(Job).where(Job.key_id == key_id)
+    if after is not None:
+        query = query.where(Job.id < after if newest_first else Job.id > after)
+    query = query.order_by(Job.id.desc() if newest_first else Job.id).limit(limit + 1)
+    async with sessions() as session:
+        jobs = list((await session.scalars(query)).all())
+    return jobs[:limit], len(jobs) > limit
+
+
 async def claim_next(
     sessions: Sessions, *, lanes: Sequence[str], worker_id: str, lease_seconds: float
 ) -> Job | None:

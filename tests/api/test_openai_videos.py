@@ -1,0 +1,117 @@
+"""/v1/videos driven by the official `openai` package (3.x) against a running server: create
+with and without an input file, poll to completion, download both variants, list with paging,
+delete; errors in OpenAI's shape; the same jobs as the NovaKit API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import make_png, settings_for_tests
+from tests.live_server import serve_in_thread
+from vidgate.app import create_app
+from vidgate.auth import service as keys
+from vidgate.cli import with_database
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # OpenAI retired the videos API
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A server on loopback and a sandbox key; yields (base URL, key)."""
+    settings = settings_for_tests(tmp_path / "data")
+    _row, key = with_database(settings, lambda sessions: keys.create_key(
+        sessions, name="openai", scopes=("video", "jobs", "usage"), credits=100_000,
+        video_seconds=10_000, sandbox=True,
+    ))
+    with serve_in_thread(create_app(settings)) as base:
+        yield base, key
+
+
+def client(live: tuple[str, str]) -> openai.OpenAI:
+    base, key = live
+    return openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
+
+
+def test_the_sdk_creates_polls_and_downloads_a_video(live: tuple[str, str]) -> None:
+    sdk = client(live)
+    video = sdk.videos.create(prompt="ocean waves at sunset", model="vidgate/local", seconds="2", size="1280x720")
+    assert (video.object, video.status, video.model, video.size, video.seconds) == (
+        "video", "queued", "vidgate/local", "1280x720", "2")
+    done = sdk.videos.poll(video.id)
+    assert done.status == "completed" and done.progress == 100 and done.error is None
+    assert done.completed_at is not None and done.completed_at >= done.created_at
+    mp4 = sdk.videos.download_content(video.id).read()
+    assert mp4[4:8] == b"ftyp" and len(mp4) > 10_000
+    poster = sdk.videos.download_content(video.id, variant="thumbnail").read()
+    assert poster[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert sdk.videos.retrieve(video.id).status == "completed"
+
+    base, key = live  # the same job, through the NovaKit API
+    job = httpx.get(f"{base}/api/v1/jobs/{video.id}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert job["status"] == "completed" and job["outputData"]["video"]["width"] == 1280
+
+
+def test_an_input_reference_file_makes_an_image_to_video(live: tuple[str, str]) -> None:
+    sdk = client(live)
+    video = sdk.videos.create_and_poll(prompt="she turns and smiles", model="vidgate/local", seconds="1",
+                                       input_reference=("portrait.png", make_png(240, 320), "image/png"))
+    assert video.status == "completed" and video.size == "720x960"  # the image's 3:4
+    base, key = live
+    job = httpx.get(f"{base}/api/v1/jobs/{video.id}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert job["inputParams"]["mode"] == "image_to_video"
+    assert job["inputParams"]["source_image"].startswith(f"{base}/files/file_")
+
+
+def test_videos_are_listed_a_page_at_a_time_and_deleted(live: tuple[str, str]) -> None:
+    sdk = client(live)
+    made = [sdk.videos.create(prompt=f"clip {i}", model="vidgate/local", seconds="1").id for i in range(3)]
+    first = sdk.videos.list(limit=2)
+    assert [video.id for video in first.data] == made[:0:-1] and first.has_more
+    rest = first.get_next_page()
+    assert [video.id for video in rest.data] == [made[0]] and not rest.has_more
+    oldest_first = sdk.videos.list(order="asc", limit=10)
+    assert [video.id for video in oldest_first.data] == made
+
+    finished = sdk.videos.poll(made[0])
+    assert finished.status == "completed"
+    deleted = sdk.videos.delete(made[0])
+    assert (deleted.id, deleted.deleted, deleted.object) == (made[0], True, "video.deleted")
+    with pytest.raises(openai.NotFoundError):
+        sdk.videos.download_content(made[0])
+
+
+def test_what_a_model_cannot_do_is_a_400_in_openais_shape_listing_what_it_can(live: tuple[str, str]) -> None:
+    sdk = client(live)
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.videos.create(prompt="p", model="vidgate/local", size="1024x1792")
+    body = refused.value.body
+    assert isinstance(body, dict)
+    assert body["type"] == "invalid_request_error" and body["param"] == "size"
+    assert body["message"].startswith("size 1024x1792 is not one vidgate/local makes; it makes 1280x720, ")
+    assert "720x1280" in body["message"]
+    with pytest.raises(openai.NotFoundError):
+        sdk.videos.retrieve("job_missing")
+    base, _key = live
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{base}/v1", api_key="sk_wrong", max_retries=0).videos.retrieve("job_x")
+
+
+def test_raw_json_with_an_image_url_and_the_poll_header(live: tuple[str, str]) -> None:
+    base, key = live
+    import base64
+
+    data_uri = "data:image/png;base64," + base64.b64encode(make_png(240, 320)).decode()
+    made = httpx.post(f"{base}/v1/videos", headers={"Authorization": f"Bearer {key}"}, json={
+        "prompt": "a portrait", "model": "vidgate/local", "seconds": 1, "input_reference": {"image_url": data_uri},
+    })
+    assert made.status_code == 200, made.text
+    assert made.headers["openai-poll-after-ms"] == "1000"
+    assert made.json()["status"] in ("queued", "in_progress")
+    unknown = httpx.post(f"{base}/v1/videos", headers={"Authorization": f"Bearer {key}"},
+                         json={"prompt": "p", "colour": "red"})
+    assert unknown.status_code == 400 and unknown.json()["error"]["type"] == "invalid_request_error"
