@@ -115,3 +115,19 @@ def test_raw_json_with_an_image_url_and_the_poll_header(live: tuple[str, str]) -
     unknown = httpx.post(f"{base}/v1/videos", headers={"Authorization": f"Bearer {key}"},
                          json={"prompt": "p", "colour": "red"})
     assert unknown.status_code == 400 and unknown.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_completed_video_is_remixed_into_a_new_one(live: tuple[str, str]) -> None:
+    sdk = client(live)
+    original = sdk.videos.create(prompt="ocean waves", model="vidgate/local", seconds="1", size="720x1280")
+    with pytest.raises(openai.ConflictError):  # not made yet (or just being made)
+        sdk.videos.remix(original.id, prompt="the same waves, at night")
+    original = sdk.videos.poll(original.id)
+    remix = sdk.videos.remix(original.id, prompt="the same waves, at night")
+    assert remix.remixed_from_video_id == original.id and remix.status == "queued"
+    remix = sdk.videos.poll(remix.id)
+    assert remix.status == "completed", remix.error
+    assert (remix.size, remix.seconds, remix.remixed_from_video_id) == ("720x1280", "1", original.id)
+    base, key = live
+    job = httpx.get(f"{base}/api/v1/jobs/{remix.id}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert job["inputParams"]["mode"] == "video_to_video" and job["inputParams"]["prompt"] == "the same waves, at night"

@@ -64,6 +64,30 @@ class CreateVideo(BaseModel):
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+class RemixVideo(BaseModel):
+    """What `POST /v1/videos/{id}/remix` takes."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"prompt": "the same waves, at night"}]})
+
+    prompt: str = Field(min_length=1, max_length=10_000, description="What the remade video shows")
+
+
+def remix_params(original: Job, prompt: str, source_video: str) -> dict[str, Any]:
+    """A video-to-video request that remakes `original`'s video (at `source_video`) with
+    `prompt`, at its duration, resolution and fps."""
+    video = (original.output_data or {}).get("video") or {}
+    params = original.input_params
+    return {
+        "prompt": prompt,
+        "mode": "video_to_video",
+        "model": DEFAULT_MODEL_BY_MODE["video_to_video"],
+        "source_video": source_video,
+        "duration_seconds": float(video.get("duration_seconds") or params.get("duration_seconds", 5)),
+        "resolution": params.get("resolution", "720p"),
+        "fps": params.get("fps", 30),
+    }
+
+
 def parse_create(fields: dict[str, Any]) -> CreateVideo:
     try:
         return CreateVideo.model_validate(fields)
@@ -131,7 +155,7 @@ def video_object(job: Job) -> dict[str, Any]:
         "model": job.model,
         "progress": job.progress,
         "prompt": params.get("prompt"),
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": job.remix_of,
         "seconds": _format_seconds(video.get("duration_seconds") or params.get("duration_seconds")),
         "size": _size(params, video),
         "status": STATUS[status],

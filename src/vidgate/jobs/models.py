@@ -80,3 +80,5 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
     # SHA-256 of the request a key was first used with; a different request under it is refused.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The job whose video this one remakes (POST /v1/videos/{id}/remix).
+    remix_of: Mapped[str | None] = mapped_column(String(40), default=None)

@@ -93,10 +93,15 @@ class Submission:
 
 
 async def submit_generation(
-    api: ApiSide, key: AuthenticatedKey, params: dict[str, Any], *, idempotency_key: str | None = None
+    api: ApiSide,
+    key: AuthenticatedKey,
+    params: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    remix_of: str | None = None,
 ) -> Submission:
     """Store a job with its reservation (or find the one its Idempotency-Key made) and have a
-    worker run it."""
+    worker run it. `remix_of`: the job whose video it remakes."""
     idempotency_key = check_idempotency_key(idempotency_key)
     spec = resolve_model(params, api.catalog)
     check_sources(params, storage=api.storage, policy=api.source_policy)
@@ -123,6 +128,7 @@ async def submit_generation(
             max_active_jobs=max_active_jobs,
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
+            remix_of=remix_of,
         ),
     )
     if isinstance(result, store.Replayed):

@@ -54,6 +54,7 @@ class NewJob:
     max_active_jobs: int
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+    remix_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ def _new_job_row(job_id: str, new: NewJob) -> Job:
         idempotency_key=new.idempotency_key,
         request_fingerprint=new.request_fingerprint,
         cancel_requested=False,
+        remix_of=new.remix_of,
     )
 
 

@@ -16,11 +16,13 @@ from vidgate.api.errors import describe_validation_error, error_responses
 from vidgate.api.openai_videos import (
     POLL_AFTER_MS,
     OpenAIErrorBody,
+    RemixVideo,
     Video,
     VideoDeleted,
     VideoList,
     generation_params,
     parse_create,
+    remix_params,
     video_object,
 )
 from vidgate.api.presenters import absolute, base_url
@@ -87,6 +89,27 @@ async def create_video(
         )
         params["source_image"] = absolute(api.storage.link(stored.storage_key).url, base_url(request))
     submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key)
+    return _polled(submission.job)
+
+
+@router.post("/videos/{video_id}/remix", summary="Remix a video (OpenAI's shape)", response_model=Video,
+             responses=_errors(400, 401, 402, 403, 404, 409, 429, 503), openapi_extra=BEARER_SECURITY)
+async def remix_video(
+    video_id: str,
+    body: RemixVideo,
+    request: Request,
+    key: VideoKey,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> Any:
+    """A video-to-video job on a completed video, at its duration, resolution and fps, with a
+    new prompt; the new video names the first as `remixed_from_video_id`."""
+    api = api_of(request)
+    original = await _job(api, video_id, key)
+    stored = _stored_file(original, "video")
+    source = absolute(api.storage.link(stored).url, base_url(request))
+    params = _checked(remix_params(original, body.prompt, source))
+    submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key,
+                                                 remix_of=original.id)
     return _polled(submission.job)
 
 
@@ -187,19 +210,24 @@ async def download_video(
 ) -> Any:
     """A redirect to the file's link (presigned, with S3 storage): the link itself is the
     credential, so a client need not, and the SDK does not, send its key there."""
-    api = api_of(request)
-    job = await _job(api, video_id, key)
-    if job.status != JobStatus.COMPLETED.value:
-        raise Conflict(f"The video is {video_object(job)['status']}: its content is there once it is completed")
-    if job.outputs_deleted_at is not None:
-        raise NotFound("The video's files were deleted")
     if variant == "spritesheet":
         raise BadRequest("variant spritesheet is not made here: ask for video or thumbnail", param="variant")
+    api = api_of(request)
+    stored = _stored_file(await _job(api, video_id, key), variant)
+    return RedirectResponse(absolute(api.storage.link(stored).url, base_url(request)), status_code=302)
+
+
+def _stored_file(job: Job, variant: Literal["video", "thumbnail"]) -> str:
+    """The storage key of a completed video's file (the video, or its poster)."""
+    if job.status != JobStatus.COMPLETED.value:
+        raise Conflict(f"The video is {video_object(job)['status']}: its files are there once it is completed")
+    if job.outputs_deleted_at is not None:
+        raise NotFound("The video's files were deleted")
     video = (job.output_data or {}).get("video") or {}
     stored = video.get("key" if variant == "video" else "poster_key")
     if not stored:
         raise NotFound(f"The video has no {variant}")
-    return RedirectResponse(absolute(api.storage.link(stored).url, base_url(request)), status_code=302)
+    return str(stored)
 
 
 async def _job(api: ApiSide, video_id: str, key: AuthenticatedKey) -> Job:
