@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import make_png, settings_for_tests
+from tests.conftest import auth, make_png, running_harness, settings_for_tests
 from tests.live_server import serve_in_thread
 from vidgate.app import create_app
 from vidgate.auth import service as keys
@@ -131,3 +131,13 @@ def test_a_completed_video_is_remixed_into_a_new_one(live: tuple[str, str]) -> N
     base, key = live
     job = httpx.get(f"{base}/api/v1/jobs/{remix.id}", headers={"Authorization": f"Bearer {key}"}).json()
     assert job["inputParams"]["mode"] == "video_to_video" and job["inputParams"]["prompt"] == "the same waves, at night"
+
+
+async def test_a_body_past_the_limit_is_refused_in_openais_shape(tmp_path: Path) -> None:
+    async with running_harness(tmp_path / "data", None, transport=None, max_source_bytes=1000) as harness:
+        key = await harness.key()
+        answer = await harness.client.post("/v1/videos", headers=auth(key),
+                                           files={"input_reference": ("a.png", bytes(200_000))}, data={"prompt": "p"})
+        assert answer.status_code == 413
+        assert answer.json() == {"error": {"message": f"Request body larger than {1000 + 64 * 1024} bytes",
+                                           "type": "invalid_request_error", "param": None, "code": None}}

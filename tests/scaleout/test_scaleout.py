@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from httpx_sse import aconnect_sse
 
 from tests.fal_fake import FakeFal
 from tests.scaleout.topology import Process, Topology
@@ -285,3 +286,17 @@ async def test_rate_limits_are_counted_once_across_api_processes(scaled: Topolog
     assert [answer.headers["X-RateLimit-Remaining"] for answer in answers] == ["5", "4", "3", "2", "1", "0", "0", "0"]
     assert int(answers[-1].headers["Retry-After"]) > 50
     assert ready["checks"]["rate_limits"] == "ok"
+
+
+async def test_a_job_streamed_from_one_api_shows_the_progress_of_a_worker_elsewhere(scaled: Topology) -> None:
+    key = scaled.key()
+    async with httpx.AsyncClient(timeout=120) as http:
+        job_id = await submit(http, scaled.apis[0], key, model="vidgate/local", duration_seconds=8)
+        seen = []
+        async with aconnect_sse(http, "GET", f"{scaled.apis[1].url}/api/v1/jobs/{job_id}/events",
+                                headers=auth(key)) as source:
+            async for event in source.aiter_sse():
+                seen.append(json.loads(event.data))
+    assert seen[-1]["status"] == "completed" and seen[-1]["outputData"]["video"]["url"]
+    progress = {job["progress"] for job in seen if job["status"] == "processing"}
+    assert len(progress) >= 2  # the worker's progress reached the other API process as it rendered

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vidgate.api.openai_videos import OPENAI_PREFIX, openai_error
+
 # The largest body the API accepts: a generation request with a data: URI source fits.
 MAX_BODY_BYTES = 20 * 1024 * 1024
 # What a multipart form adds around an uploaded file (boundaries, part headers, small fields).
@@ -29,7 +31,7 @@ class BodySizeLimit:
         max_bytes = self.uploads.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            await self._reject(send, max_bytes)
+            await self._reject(scope, send, max_bytes)
             return
         received = 0
         too_large = False
@@ -48,12 +50,15 @@ class BodySizeLimit:
             if not too_large:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await self._reject(send, max_bytes)
+                await self._reject(scope, send, max_bytes)
 
         await self.app(scope, limited_receive, guarded_send)
 
-    async def _reject(self, send: Send, max_bytes: int) -> None:
-        body = json.dumps({"error": f"Request body larger than {max_bytes} bytes"}).encode()
+    async def _reject(self, scope: Scope, send: Send, max_bytes: int) -> None:
+        error = {"error": f"Request body larger than {max_bytes} bytes"}
+        if scope["path"].startswith(OPENAI_PREFIX + "/"):
+            error = openai_error(413, error)
+        body = json.dumps(error).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

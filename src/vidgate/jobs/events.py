@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 Handler = Callable[[str], None]
 
@@ -30,25 +30,28 @@ class JobEvents:
 
     def __init__(self) -> None:
         self._waiters: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
+        self._watchers: defaultdict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._handlers: defaultdict[EventKind, list[Handler]] = defaultdict(list)
         self.waits_ended = False
 
-    def subscribe(self, job_id: str) -> asyncio.Future[None]:
-        """A future resolved at the job's next change. Subscribe before reading the job, so a
-        change between the read and the wait is not missed."""
+    def subscribe(self, job_id: str, *, progress: bool = False) -> asyncio.Future[None]:
+        """A future resolved at the job's next change (or, with `progress`, at its next change
+        or progress). Subscribe before reading the job, so a change between the read and the
+        wait is not missed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.waits_ended:
             future.set_result(None)
         else:
-            self._waiters[job_id].add(future)
+            (self._watchers if progress else self._waiters)[job_id].add(future)
         return future
 
     def unsubscribe(self, job_id: str, future: asyncio.Future[None]) -> None:
-        waiters = self._waiters.get(job_id)
-        if waiters is not None:
-            waiters.discard(future)
-            if not waiters:
-                del self._waiters[job_id]
+        for registry in (self._waiters, self._watchers):
+            waiters = registry.get(job_id)
+            if waiters is not None:
+                waiters.discard(future)
+                if not waiters:
+                    del registry[job_id]
 
     def on(self, kind: EventKind, handler: Handler) -> None:
         """Call `handler(job_id)` for every event of `kind` (for any job)."""
@@ -74,9 +77,9 @@ class JobEvents:
         for handler in self._handlers.get(kind, ()):
             handler(job_id)
         if kind is EventKind.CHANGED:
-            for future in self._waiters.pop(job_id, ()):
-                if not future.done():
-                    future.set_result(None)
+            _wake(self._waiters.pop(job_id, ()))
+        if kind in (EventKind.CHANGED, EventKind.PROGRESS):
+            _wake(self._watchers.pop(job_id, ()))
 
     def end_waits(self) -> None:
         """The process is stopping: wake every waiter, and let no one wait from now on, so that
@@ -86,7 +89,7 @@ class JobEvents:
 
     def wake_all(self) -> None:
         """Wake every waiter (after events may have been missed): each reads its job again."""
-        for job_id in list(self._waiters):
+        for job_id in {*self._waiters, *self._watchers}:
             self.deliver(EventKind.CHANGED, job_id)
 
     async def start(self) -> None:
@@ -97,3 +100,9 @@ class JobEvents:
 
     async def check(self) -> None:
         """Raise when events cannot be delivered (readiness)."""
+
+
+def _wake(futures: Iterable[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)

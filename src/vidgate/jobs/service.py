@@ -184,6 +184,20 @@ def _payment_required(
     )
 
 
+async def cached_job(api: ApiSide, job_id: str, *, key_id: str) -> Job:
+    """The key's job, from the API's job cache when it holds it (events evict a job that
+    changed, wherever it changed)."""
+    job = api.job_cache.get(job_id)
+    if job is None:
+        job = await store.get(api.sessions, job_id, key_id=key_id)
+        if job is None:
+            raise NotFound("Job not found")
+        api.job_cache.put(job.id, job)
+    elif job.key_id != key_id:
+        raise NotFound("Job not found")
+    return job
+
+
 async def wait_for_job(
     sessions: store.Sessions, events: JobEvents, job_id: str, *, key_id: str, timeout: float
 ) -> Job:

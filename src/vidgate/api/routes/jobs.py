@@ -1,20 +1,23 @@
-"""GET /jobs, GET /jobs/{id} (with `?poll=true` long-poll), POST /jobs/{id}/cancel."""
+"""GET /jobs, GET /jobs/{id} (with `?poll=true` long-poll), GET /jobs/{id}/events (Server-Sent
+Events), POST /jobs/{id}/cancel."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from vidgate.api.deps import BEARER_SECURITY, JobsKey, KeyFirstRoute, api_of
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
 from vidgate.api.schemas import JobList, JobOut
 from vidgate.api.side import ApiSide
-from vidgate.errors import NotFound
 from vidgate.jobs import service, store
-from vidgate.jobs.models import Job
+from vidgate.jobs.models import Job, JobStatus
 
 router = APIRouter(tags=["jobs"], route_class=KeyFirstRoute)
 
@@ -65,8 +68,60 @@ async def get_job(
             api.sessions, api.events, job_id, key_id=key.id, timeout=api.settings.poll_timeout_seconds
         )
     else:
-        job = await _cached_job(api, job_id, key.id)
+        job = await service.cached_job(api, job_id, key_id=key.id)
     return _job_response(job, request)
+
+
+# A comment line this often keeps proxies and load balancers from closing a quiet stream.
+EVENTS_PING_SECONDS = 15
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    openapi_extra=BEARER_SECURITY,
+    summary="Follow a job (Server-Sent Events)",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "`event: job` with the job object, at each change of its status or progress",
+              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **error_responses(401, 403, 404),
+    },
+)
+async def follow_job(
+    job_id: str,
+    request: Request,
+    key: JobsKey,
+    last_event_id: str | None = Header(
+        default=None, alias="Last-Event-ID",
+        description="The id of the last event received: a reconnecting client gets only what it has not seen",
+    ),
+) -> EventSourceResponse:
+    """An event `job` carrying the job object (as GET /jobs/{id} shows it) at once and then at
+    every change of its status or progress, wherever the job runs; the stream ends after the
+    event that shows it completed, failed or cancelled. Each event's id names the state it
+    shows: a client that reconnects with `Last-Event-ID` is not sent that state again."""
+    api = api_of(request)
+    await service.cached_job(api, job_id, key_id=key.id)  # a 404 before the stream starts
+    events = _job_events(api, job_id, key.id, last_event_id, base_url(request))
+    return EventSourceResponse(events, ping=EVENTS_PING_SECONDS, headers={"Cache-Control": "no-store"})
+
+
+async def _job_events(
+    api: ApiSide, job_id: str, key_id: str, last_seen: str | None, base: str
+) -> AsyncIterator[ServerSentEvent]:
+    while True:
+        woken = api.events.subscribe(job_id, progress=True)  # before the read: no change is missed
+        try:
+            job = await service.cached_job(api, job_id, key_id=key_id)
+            state = f"{job.status}.{job.progress}.{job.attempts}"
+            if state != last_seen:
+                yield ServerSentEvent(json.dumps(job_object(job, api.storage, base)), event="job", id=state)
+                last_seen = state
+            if JobStatus(job.status).terminal or api.events.waits_ended:
+                return
+            await woken
+        finally:
+            api.events.unsubscribe(job_id, woken)
 
 
 @router.post(
@@ -81,18 +136,6 @@ async def cancel_job(job_id: str, request: Request, key: JobsKey) -> Any:
     comes when it has (or after 10 s, still `processing`). The reservation is released."""
     job = await service.cancel_job(api_of(request), job_id, key_id=key.id)
     return _job_response(job, request)
-
-
-async def _cached_job(api: ApiSide, job_id: str, key_id: str) -> Job:
-    job = api.job_cache.get(job_id)
-    if job is None:
-        job = await store.get(api.sessions, job_id, key_id=key_id)
-        if job is None:
-            raise NotFound("Job not found")
-        api.job_cache.put(job.id, job)
-    elif job.key_id != key_id:
-        raise NotFound("Job not found")
-    return job
 
 
 def _job_response(job: Job, request: Request) -> JSONResponse:
