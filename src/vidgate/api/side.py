@@ -13,7 +13,7 @@ from vidgate.cache import ExpiringCache
 from vidgate.catalog import Catalog
 from vidgate.config import Settings
 from vidgate.jobs import store
-from vidgate.jobs.cache import job_cache
+from vidgate.jobs.cache import SharedReads, job_cache
 from vidgate.jobs.dispatch import Dispatch
 from vidgate.jobs.events import EventKind, JobEvents
 from vidgate.jobs.intake import SubmissionWriter
@@ -34,20 +34,24 @@ class ApiSide:
     intake: SubmissionWriter
     key_cache: ExpiringCache[AuthenticatedKey]
     job_cache: ExpiringCache[Job]
+    job_reads: SharedReads  # for streams, which must see every change
     source_policy: Policy  # where source URLs may lead
     rate_limits: RateLimits
 
     @classmethod
     def start(cls, services: Services, dispatch: Dispatch) -> ApiSide:
         jobs_seen = job_cache(active_ttl=ACTIVE_JOB_CACHE_SECONDS)
-        services.events.on(EventKind.CHANGED, jobs_seen.forget)
-        services.events.on(EventKind.PROGRESS, jobs_seen.forget)
+        job_reads = SharedReads(lambda job_id: store.get(services.sessions, job_id))
+        for kind in (EventKind.CHANGED, EventKind.PROGRESS):
+            services.events.on(kind, jobs_seen.forget)
+            services.events.on(kind, job_reads.forget)
         api = cls(
             services=services,
             dispatch=dispatch,
             intake=SubmissionWriter(services.sessions),
             key_cache=key_cache(ttl=services.settings.key_cache_seconds),
             job_cache=jobs_seen,
+            job_reads=job_reads,
             source_policy=source_policy(services.settings),
             rate_limits=RateLimits(
                 requests=services.settings.rate_limit,

@@ -112,7 +112,9 @@ async def _job_events(
     while True:
         woken = api.events.subscribe(job_id, progress=True)  # before the read: no change is missed
         try:
-            job = await service.cached_job(api, job_id, key_id=key_id)
+            job = await api.job_reads.get(job_id)
+            if job is None or job.key_id != key_id:
+                return
             state = f"{job.status}.{job.progress}.{job.attempts}"
             if state != last_seen:
                 yield ServerSentEvent(json.dumps(job_object(job, api.storage, base)), event="job", id=state)
