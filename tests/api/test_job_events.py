@@ -76,3 +76,34 @@ def test_no_stream_for_a_job_that_is_not_the_keys(live: tuple[httpx.Client, str]
     assert client.get("/api/v1/jobs/job_missing/events").status_code == 404
     stranger = client.get(f"/api/v1/jobs/{job_id}/events", headers={"Authorization": "Bearer sk_test_nope"})
     assert stranger.status_code == 401 and stranger.json()["error"]
+
+
+def test_a_pending_job_shows_its_place_in_the_queue_as_it_moves(tmp_path: Path) -> None:
+    settings = settings_for_tests(tmp_path / "data", workers=1)
+    _row, key = with_database(settings, lambda sessions: keys.create_key(
+        sessions, name="queue", scopes=("video", "jobs", "usage"), credits=100_000, video_seconds=10_000, sandbox=True,
+    ))
+    with serve_in_thread(create_app(settings)) as base, httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as client:
+        busy = submit(client, seconds=60)  # holds the one worker
+        while client.get(f"/api/v1/jobs/{busy}").json()["status"] != "processing":
+            pass
+        waiting = [submit(client, seconds=1) for _ in range(3)]
+        assert [client.get(f"/api/v1/jobs/{job_id}").json()["queuePosition"] for job_id in waiting] == [1, 2, 3]
+        listed = {job["id"]: job["queuePosition"] for job in client.get("/api/v1/jobs").json()["jobs"]}
+        assert listed == {busy: None, waiting[0]: 1, waiting[1]: 2, waiting[2]: 3}
+
+        seen: list[tuple[str, int | None]] = []
+        with connect_sse(client, "GET", f"/api/v1/jobs/{waiting[2]}/events") as source:
+            for event in source.iter_sse():
+                job = json.loads(event.data)
+                seen.append((job["status"], job["queuePosition"]))
+                if seen == [("pending", 3)]:
+                    client.post(f"/api/v1/jobs/{waiting[0]}/cancel")
+                elif seen[-1] == ("pending", 2):
+                    client.post(f"/api/v1/jobs/{waiting[1]}/cancel")
+                elif seen[-1] == ("pending", 1):
+                    client.post(f"/api/v1/jobs/{busy}/cancel")  # the worker takes this one
+        assert seen[:3] == [("pending", 3), ("pending", 2), ("pending", 1)]
+        assert seen[-1] == ("completed", None) and ("processing", None) in seen

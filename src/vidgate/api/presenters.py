@@ -53,13 +53,15 @@ def output_with_links(
     return linked
 
 
-def job_object(job: Job, storage: Storage, base: str) -> dict[str, Any]:
+def job_object(job: Job, storage: Storage, base: str, *, queue_position: int | None = None) -> dict[str, Any]:
+    """`queue_position`: a pending job's place in its lane's queue (1: next to start)."""
     return {
         "id": job.id,
         "userId": "api",
         "tool": job.tool,
         "status": job.status,
         "progress": job.progress,
+        "queuePosition": queue_position,
         "inputParams": job.input_params,
         "outputData": output_with_links(
             job.output_data, storage, base, deleted=job.outputs_deleted_at is not None

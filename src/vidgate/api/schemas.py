@@ -245,7 +245,7 @@ class JobOutput(BaseModel):
 
 
 JOB_EXAMPLE: dict[str, Any] = {
-    "id": _JOB_ID, "userId": "api", "tool": "video", "status": "completed", "progress": 100,
+    "id": _JOB_ID, "userId": "api", "tool": "video", "status": "completed", "progress": 100, "queuePosition": None,
     "inputParams": {**GENERATION_EXAMPLE, "mode": "text_to_video", "seed": 3093625105, "prompt_optimizer": True,
                     "loop": False, "negative_prompt": None, "source_image": None, "source_video": None},
     "outputData": {
@@ -267,6 +267,10 @@ class JobOut(BaseModel):
     tool: str
     status: JobStatusName
     progress: int
+    queuePosition: int | None = Field(
+        default=None, description="A pending job's place in its lane's queue (1: the next to start); "
+        "null once it has started"
+    )
     inputParams: dict[str, Any]
     outputData: JobOutput | None
     estimatedCredits: int

@@ -25,6 +25,8 @@ from vidgate.storage import Storage
 # This process drops a cached job as soon as it hears the job changed; the limit bounds how
 # stale a job can look should an event be missed, like the key cache.
 ACTIVE_JOB_CACHE_SECONDS = 5.0
+# How long a pending job's counted place in its lane's queue is shown before it is counted again.
+POSITION_SECONDS = 2.0
 
 
 @dataclass
@@ -35,6 +37,7 @@ class ApiSide:
     key_cache: ExpiringCache[AuthenticatedKey]
     job_cache: ExpiringCache[Job]
     job_reads: SharedReads  # for streams, which must see every change
+    positions: ExpiringCache[int]  # pending jobs' places in their lanes' queues
     source_policy: Policy  # where source URLs may lead
     rate_limits: RateLimits
 
@@ -52,6 +55,7 @@ class ApiSide:
             key_cache=key_cache(ttl=services.settings.key_cache_seconds),
             job_cache=jobs_seen,
             job_reads=job_reads,
+            positions=ExpiringCache(lifetime=lambda _position: POSITION_SECONDS),
             source_policy=source_policy(services.settings),
             rate_limits=RateLimits(
                 requests=services.settings.rate_limit,

@@ -3,6 +3,8 @@ Events), POST /jobs/{id}/cancel."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -15,7 +17,7 @@ from vidgate.api.deps import BEARER_SECURITY, JobsKey, KeyFirstRoute, api_of
 from vidgate.api.errors import error_responses
 from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
 from vidgate.api.schemas import JobList, JobOut
-from vidgate.api.side import ApiSide
+from vidgate.api.side import POSITION_SECONDS, ApiSide
 from vidgate.jobs import service, store
 from vidgate.jobs.models import Job, JobStatus
 
@@ -42,7 +44,8 @@ async def list_jobs(
     api = api_of(request)
     jobs = await store.list_for_key(api.sessions, key.id, tool=tool, pending_only=pending, limit=limit)
     base = base_url(request)
-    return {"jobs": [job_object(job, api.storage, base) for job in jobs]}
+    positions = await service.queue_positions(api, jobs)
+    return {"jobs": [job_object(job, api.storage, base, queue_position=positions.get(job.id)) for job in jobs]}
 
 
 @router.get(
@@ -69,7 +72,7 @@ async def get_job(
         )
     else:
         job = await service.cached_job(api, job_id, key_id=key.id)
-    return _job_response(job, request)
+    return await _job_response(job, request)
 
 
 # A comment line this often keeps proxies and load balancers from closing a quiet stream.
@@ -115,13 +118,18 @@ async def _job_events(
             job = await api.job_reads.get(job_id)
             if job is None or job.key_id != key_id:
                 return
-            state = f"{job.status}.{job.progress}.{job.attempts}"
+            position = (await service.queue_positions(api, [job])).get(job.id)
+            state = f"{job.status}.{job.progress}.{job.attempts}.{position or 0}"
             if state != last_seen:
-                yield ServerSentEvent(json.dumps(job_object(job, api.storage, base)), event="job", id=state)
+                shown = job_object(job, api.storage, base, queue_position=position)
+                yield ServerSentEvent(json.dumps(shown), event="job", id=state)
                 last_seen = state
             if JobStatus(job.status).terminal or api.events.waits_ended:
                 return
-            await woken
+            # a pending job's place moves with other jobs, which send it no event: look again
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POSITION_SECONDS if position else None):
+                    await asyncio.shield(woken)
         finally:
             api.events.unsubscribe(job_id, woken)
 
@@ -137,9 +145,11 @@ async def cancel_job(job_id: str, request: Request, key: JobsKey) -> Any:
     """A pending job is cancelled at once; a processing one is asked to stop, and the response
     comes when it has (or after 10 s, still `processing`). The reservation is released."""
     job = await service.cancel_job(api_of(request), job_id, key_id=key.id)
-    return _job_response(job, request)
+    return await _job_response(job, request)
 
 
-def _job_response(job: Job, request: Request) -> JSONResponse:
-    storage = api_of(request).storage
-    return JSONResponse(job_object(job, storage, base_url(request)), headers={PROVIDER_HEADER: job.provider})
+async def _job_response(job: Job, request: Request) -> JSONResponse:
+    api = api_of(request)
+    position = (await service.queue_positions(api, [job])).get(job.id)
+    body = job_object(job, api.storage, base_url(request), queue_position=position)
+    return JSONResponse(body, headers={PROVIDER_HEADER: job.provider})
