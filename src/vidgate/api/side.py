@@ -13,7 +13,7 @@ from vidgate.cache import ExpiringCache
 from vidgate.catalog import Catalog
 from vidgate.config import Settings
 from vidgate.jobs import store
-from vidgate.jobs.cache import SharedReads, job_cache
+from vidgate.jobs.cache import QueuePositions, SharedReads, job_cache
 from vidgate.jobs.dispatch import Dispatch
 from vidgate.jobs.events import EventKind, JobEvents
 from vidgate.jobs.intake import SubmissionWriter
@@ -37,7 +37,7 @@ class ApiSide:
     key_cache: ExpiringCache[AuthenticatedKey]
     job_cache: ExpiringCache[Job]
     job_reads: SharedReads  # for streams, which must see every change
-    positions: ExpiringCache[int]  # pending jobs' places in their lanes' queues
+    positions: QueuePositions
     source_policy: Policy  # where source URLs may lead
     rate_limits: RateLimits
 
@@ -55,7 +55,7 @@ class ApiSide:
             key_cache=key_cache(ttl=services.settings.key_cache_seconds),
             job_cache=jobs_seen,
             job_reads=job_reads,
-            positions=ExpiringCache(lifetime=lambda _position: POSITION_SECONDS),
+            positions=QueuePositions(lambda: store.queue_positions(services.sessions), max_age=POSITION_SECONDS),
             source_policy=source_policy(services.settings),
             rate_limits=RateLimits(
                 requests=services.settings.rate_limit,

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 
 from vidgate.cache import ExpiringCache
 from vidgate.jobs.models import Job, JobStatus
@@ -49,3 +51,39 @@ class SharedReads:
             del self._reads[job_id]
         if not done.cancelled():
             done.exception()  # retrieved: a failed read is reported to its readers, not logged
+
+
+class QueuePositions:
+    """Pending jobs' places in their lanes' queues, counted for all at once and at most every
+    `max_age` seconds however many ask (a place moves with other jobs, which send no event to
+    those who follow this one), or sooner for a job made since the last count."""
+
+    def __init__(self, count: Callable[[], Awaitable[dict[str, int]]], *, max_age: float) -> None:
+        self._count = count
+        self._max_age = max_age
+        self._positions: dict[str, int] = {}
+        self._counted_at = -math.inf  # monotonic time
+        self._counted_since: datetime | None = None  # wall time the last count started
+        self._counting: asyncio.Future[None] | None = None
+
+    async def of(self, jobs: Sequence[Job]) -> dict[str, int]:
+        pending = [job for job in jobs if job.status == JobStatus.PENDING.value]
+        if not pending:
+            return {}
+        stale = time.monotonic() - self._counted_at > self._max_age
+        unseen = self._counted_since is None or any(
+            job.id not in self._positions and job.created_at >= self._counted_since for job in pending
+        )
+        if stale or unseen:
+            if self._counting is None:
+                self._counting = asyncio.ensure_future(self._recount())
+            await asyncio.shield(self._counting)
+        return {job.id: self._positions[job.id] for job in pending if job.id in self._positions}
+
+    async def _recount(self) -> None:
+        try:
+            started = datetime.now(UTC)
+            self._positions = await self._count()
+            self._counted_at, self._counted_since = time.monotonic(), started
+        finally:
+            self._counting = None

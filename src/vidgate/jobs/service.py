@@ -8,7 +8,6 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -197,16 +196,6 @@ async def cached_job(api: ApiSide, job_id: str, *, key_id: str) -> Job:
     elif job.key_id != key_id:
         raise NotFound("Job not found")
     return job
-
-
-async def queue_positions(api: ApiSide, jobs: Sequence[Job]) -> dict[str, int]:
-    """The lane positions of the pending jobs of `jobs`, each counted at most every
-    POSITION_SECONDS (a position moves with other jobs, which send this one no event)."""
-    pending = [job for job in jobs if job.status == JobStatus.PENDING.value]
-    unknown = [job for job in pending if api.positions.get(job.id) is None]
-    for job_id, position in (await store.queue_positions(api.sessions, unknown)).items():
-        api.positions.put(job_id, position)
-    return {job.id: position for job in pending if (position := api.positions.get(job.id)) is not None}
 
 
 async def wait_for_job(

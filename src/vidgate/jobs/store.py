@@ -245,22 +245,13 @@ async def list_for_key(
         return (await session.scalars(query)).all()
 
 
-async def queue_positions(sessions: Sessions, jobs: Sequence[Job]) -> dict[str, int]:
-    """Where each pending job of `jobs` stands in its lane's queue, in the order workers claim
-    them (1: the next to start)."""
-    positions: dict[str, int] = {}
-    pending = [job for job in jobs if job.status == JobStatus.PENDING.value]
-    if not pending:
-        return positions
+async def queue_positions(sessions: Sessions) -> dict[str, int]:
+    """Every pending job's place in its lane's queue, in the order workers claim them (1: the
+    next to start), in one query."""
+    place = func.row_number().over(partition_by=Job.lane, order_by=(Job.created_at, Job.id))
     async with sessions() as session:
-        for job in pending:
-            ahead = or_(Job.created_at < job.created_at, and_(Job.created_at == job.created_at, Job.id < job.id))
-            count = await session.scalar(
-                select(func.count()).select_from(Job)
-                .where(Job.status == JobStatus.PENDING.value, Job.lane == job.lane, ahead)
-            )
-            positions[job.id] = int(count or 0) + 1
-    return positions
+        rows = await session.execute(select(Job.id, place).where(Job.status == JobStatus.PENDING.value))
+    return {job_id: int(position) for job_id, position in rows.all()}
 
 
 async def page_for_key(

@@ -44,7 +44,7 @@ async def list_jobs(
     api = api_of(request)
     jobs = await store.list_for_key(api.sessions, key.id, tool=tool, pending_only=pending, limit=limit)
     base = base_url(request)
-    positions = await service.queue_positions(api, jobs)
+    positions = await api.positions.of(jobs)
     return {"jobs": [job_object(job, api.storage, base, queue_position=positions.get(job.id)) for job in jobs]}
 
 
@@ -112,13 +112,17 @@ async def follow_job(
 async def _job_events(
     api: ApiSide, job_id: str, key_id: str, last_seen: str | None, base: str
 ) -> AsyncIterator[ServerSentEvent]:
-    while True:
-        woken = api.events.subscribe(job_id, progress=True)  # before the read: no change is missed
-        try:
-            job = await api.job_reads.get(job_id)
-            if job is None or job.key_id != key_id:
-                return
-            position = (await service.queue_positions(api, [job])).get(job.id)
+    woken: asyncio.Future[None] | None = None
+    try:
+        while True:
+            if woken is None or woken.done():  # first, or after an event: read the job again
+                if woken is not None:
+                    api.events.unsubscribe(job_id, woken)
+                woken = api.events.subscribe(job_id, progress=True)  # before the read: no change is missed
+                job = await api.job_reads.get(job_id)
+                if job is None or job.key_id != key_id:
+                    return
+            position = (await api.positions.of([job])).get(job.id)
             state = f"{job.status}.{job.progress}.{job.attempts}.{position or 0}"
             if state != last_seen:
                 shown = job_object(job, api.storage, base, queue_position=position)
@@ -130,7 +134,8 @@ async def _job_events(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(POSITION_SECONDS if position else None):
                     await asyncio.shield(woken)
-        finally:
+    finally:
+        if woken is not None:
             api.events.unsubscribe(job_id, woken)
 
 
@@ -150,6 +155,6 @@ async def cancel_job(job_id: str, request: Request, key: JobsKey) -> Any:
 
 async def _job_response(job: Job, request: Request) -> JSONResponse:
     api = api_of(request)
-    position = (await service.queue_positions(api, [job])).get(job.id)
+    position = (await api.positions.of([job])).get(job.id)
     body = job_object(job, api.storage, base_url(request), queue_position=position)
     return JSONResponse(body, headers={PROVIDER_HEADER: job.provider})
