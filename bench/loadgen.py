@@ -5,9 +5,11 @@ Reads one JSON spec on stdin, runs it, writes one JSON result on stdout:
     {"mode": "rate", ...}    N keep-alive clients sending requests back-to-back for a while
     {"mode": "wakeup", ...}  K long-polls, their jobs cancelled one at a time: wake-up latency
     {"mode": "hold", ...}    N long-polls held at once: all held? server RSS? plain GET latency?
+    {"mode": "streams", ...} N job event streams (SSE) held at once, their jobs then cancelled
+                             one at a time: all held? server RSS? delay of the last event?
 
-The HTTP/1.1 client is a minimal one on asyncio streams (keep-alive, Content-Length bodies
-only), so that the client spends as little as possible of the CPU it shares with the servers.
+The HTTP/1.1 client is a minimal one on asyncio streams (keep-alive, Content-Length bodies,
+and the chunked body of an event stream), so that the client spends as little as possible of the CPU it shares with the servers.
 Every loop is bounded by a count and a deadline.
 """
 
@@ -495,12 +497,135 @@ async def run_hold(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# --- mode "streams" ----------------------------------------------------------------------------
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+@dataclass
+class Stream:
+    job_id: str
+    first_at: float | None = None  # wall clock of the first event
+    events: int = 0
+    job: dict[str, Any] | None = None  # as the last event showed it
+    ended_at: float | None = None  # wall clock of the event that showed the job ended
+    status_code: int | None = None
+    error: str | None = None
+
+
+async def _follow(spec: dict[str, Any], stream: Stream, connect_gate: asyncio.Semaphore) -> None:
+    """GET /api/v1/jobs/{id}/events, read chunk by chunk until the event of a terminal state."""
+    conn = Connection(spec["port"])
+    raw = build_request(spec, "GET", f"/api/v1/jobs/{stream.job_id}/events")
+    try:
+        async with connect_gate:
+            await conn.open()
+        assert conn.reader is not None and conn.writer is not None
+        conn.writer.write(raw)
+        async with asyncio.timeout(spec["timeout_s"]):
+            head = await conn.reader.readuntil(b"\r\n\r\n")
+            stream.status_code = int(head[9:12])
+            if stream.status_code != 200:
+                return
+            pending = b""
+            while True:
+                size = int((await conn.reader.readuntil(b"\r\n")).strip(), 16)
+                if size == 0:
+                    return
+                pending += (await conn.reader.readexactly(size + 2))[:-2]
+                *blocks, pending = pending.split(b"\r\n\r\n")
+                for block in blocks:
+                    if _take_event(stream, block, time.time()):
+                        return
+    except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+        stream.error = type(exc).__name__
+    finally:
+        conn.close()
+
+
+def _take_event(stream: Stream, block: bytes, received_at: float) -> bool:
+    """Record one event block; True once it shows the job ended."""
+    data = [line[5:].strip() for line in block.split(b"\r\n") if line.startswith(b"data:")]
+    if not data:
+        return False  # a ping (a comment line)
+    stream.job = json.loads(b"\n".join(data))
+    stream.events += 1
+    stream.first_at = stream.first_at or received_at
+    if stream.job["status"] in TERMINAL:
+        stream.ended_at = received_at
+        return True
+    return False
+
+
+async def run_streams(spec: dict[str, Any]) -> dict[str, Any]:
+    """`streams_per_job` event streams on each (pending) job, all at once; hold them `hold_s`,
+    measuring the server meanwhile; then cancel the jobs one at a time over `spread_s`. Delay
+    = the cancelled event received - the job's completedAt."""
+    pid = spec["server_pid"]
+    streams = [Stream(job_id) for job_id in spec["ids"] for _ in range(spec["streams_per_job"])]
+    rss_before = read_rss_kib(pid)
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    loop = asyncio.get_running_loop()
+    opened_at = loop.time()
+    tasks = [asyncio.create_task(_follow(spec, s, gate)) for s in streams]
+    all_open = await _until(lambda: all(s.first_at or s.error or s.status_code not in (None, 200)
+                                        for s in streams), 60.0)
+    open_s = loop.time() - opened_at
+    settle_s = await wait_until_quiet(pid, timeout=8.0)
+    rss_holding = read_rss_kib(pid)
+    probe_holding = await _probe(spec, spec["probes"])
+    await asyncio.sleep(spec["hold_s"])
+    ended_early = sum(1 for s in streams if s.ended_at is not None or s.error)
+    rss_holding_end = read_rss_kib(pid)
+
+    cancels: dict[str, tuple[float, int | None]] = {}
+    conn = Connection(spec["port"])
+    start = loop.time()
+    interval = spec["spread_s"] / max(1, len(spec["ids"]))
+    for n, job_id in enumerate(spec["ids"]):
+        await asyncio.sleep(max(0.0, start + n * interval - loop.time()))
+        sent = time.time()
+        status, _received = await _cancel(conn, spec, job_id)
+        cancels[job_id] = (sent, status)
+    conn.close()
+    await asyncio.wait(tasks, timeout=spec["timeout_s"])
+
+    delays = []
+    for s in streams:
+        completed = parse_iso_ms((s.job or {}).get("completedAt"))
+        if s.ended_at is not None and completed is not None and s.ended_at >= cancels[s.job_id][0]:
+            delays.append(s.ended_at - completed)
+    return {
+        "streams": len(streams),
+        "jobs": len(spec["ids"]),
+        "all_open": all_open,
+        "open_s": open_s,
+        "settle_s": settle_s,
+        "ended_before_cancel": ended_early,
+        "held": len(streams) - ended_early,
+        "stream_statuses": dict(Counter(str((s.job or {}).get("status") or s.error or s.status_code)
+                                        for s in streams)),
+        "cancel_statuses": dict(Counter(str(status) for _sent, status in cancels.values())),
+        "events_per_stream": summary_count([s.events for s in streams]),
+        "delay": summary_ms(delays),
+        "rss_kib": {"before": rss_before, "holding": rss_holding, "holding_end": rss_holding_end,
+                    "after": read_rss_kib(pid)},
+        "probe_holding": probe_holding,
+    }
+
+
+def summary_count(values: Sequence[int]) -> dict[str, float | int | None]:
+    return {"min": min(values, default=None), "max": max(values, default=None),
+            "mean": sum(values) / len(values) if values else None}
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 MODES: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
     "rate": run_rate,
     "wakeup": run_wakeup,
     "hold": run_hold,
+    "streams": run_streams,
 }
 
 
