@@ -13,7 +13,7 @@ that a video renders (and its progress is stored every second) during the whole 
 250 pending jobs; then bench/loadgen.py, in a process of its own, opens 4 streams on each
 (1,000), waits until every stream has its first event and the server's CPU is quiet, measures
 the server's RSS and the latency of a plain GET /jobs/{id}, holds the streams `--hold`
-seconds (their jobs' queue places are recounted every 2 s meanwhile), then cancels the jobs
+seconds (their jobs' queue places are recounted every 5 s meanwhile), then cancels the jobs
 one at a time over 4 s.
 
 The figures: streams held (none ended before its job was cancelled; each must end with the

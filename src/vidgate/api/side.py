@@ -26,7 +26,7 @@ from vidgate.storage import Storage
 # stale a job can look should an event be missed, like the key cache.
 ACTIVE_JOB_CACHE_SECONDS = 5.0
 # How long a pending job's counted place in its lane's queue is shown before it is counted again.
-POSITION_SECONDS = 2.0
+POSITION_SECONDS = 5.0
 
 
 @dataclass
