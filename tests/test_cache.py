@@ -35,3 +35,19 @@ def test_forget() -> None:
     cache.forget("1")
     cache.forget("never stored")
     assert cache.get("1") is None
+
+
+def test_a_value_read_while_its_key_was_forgotten_is_not_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    cache: ExpiringCache[str] = ExpiringCache(lifetime=lambda _value: 100.0)
+    read_at = time.monotonic()  # a read of "job_a" begins
+    now[0] += 0.001
+    cache.forget("job_a")  # the job changes while the read is in flight
+    now[0] += 0.001
+    cache.put("job_a", "as it was", read_at=read_at)
+    assert cache.get("job_a") is None  # the next reader reads it again
+    cache.put("job_a", "as it is", read_at=time.monotonic())
+    assert cache.get("job_a") == "as it is"
+    cache.put("job_b", "never forgotten", read_at=read_at)
+    assert cache.get("job_b") == "never forgotten"

@@ -8,6 +8,7 @@ import hashlib
 import json
 import random
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -189,10 +190,11 @@ async def cached_job(api: ApiSide, job_id: str, *, key_id: str) -> Job:
     changed, wherever it changed)."""
     job = api.job_cache.get(job_id)
     if job is None:
+        read_at = time.monotonic()
         job = await store.get(api.sessions, job_id, key_id=key_id)
         if job is None:
             raise NotFound("Job not found")
-        api.job_cache.put(job.id, job)
+        api.job_cache.put(job.id, job, read_at=read_at)  # not if the job changed meanwhile
     elif job.key_id != key_id:
         raise NotFound("Job not found")
     return job
