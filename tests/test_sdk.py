@@ -1,0 +1,108 @@
+"""vidgate.Client and vidgate.AsyncClient against a running server: the seed's examples, live
+progress, uploads, downloads, the API's errors as typed exceptions; and the retry policy (a
+server answering 503 then 200), which keeps a submission's Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import make_png, settings_for_tests
+from tests.live_server import serve_in_thread
+from vidgate import AsyncClient, Client
+from vidgate.app import create_app
+from vidgate.auth import service as keys
+from vidgate.cli import with_database
+from vidgate.sdk import InsufficientQuotaError, Job, NotFoundError
+from vidgate.sdk.errors import AuthenticationError
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """A running server; yields its URL, a sandbox key, and one with 10 credits."""
+    settings = settings_for_tests(tmp_path_factory.mktemp("sdk") / "data")
+    made = [with_database(settings, lambda sessions, credits=credits: keys.create_key(
+        sessions, name="sdk", scopes=("video", "jobs", "usage"), credits=credits, video_seconds=10_000, sandbox=True,
+    ))[1] for credits in (100_000, 10)]
+    with serve_in_thread(create_app(settings)) as base:
+        yield base, made[0], made[1]
+
+
+def test_the_seeds_example_with_live_progress_and_a_download(live: tuple[str, str, str], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    base, key, _poor = live
+    monkeypatch.setenv("VIDGATE_BASE_URL", base)
+    monkeypatch.setenv("VIDGATE_API_KEY", key)
+    seen: list[Job] = []
+    with Client() as client:  # from the environment
+        job = client.videos.generate("Ocean waves crashing on rocks", duration_seconds=5, on_progress=seen.append)
+        assert job.status == "completed" and (job.width, job.height) == (1280, 720)
+        assert seen[-1] == job and any(step.status == "processing" for step in seen)
+        saved = client.download(job, tmp_path / "waves.mp4")
+        assert saved.read_bytes()[4:8] == b"ftyp"
+        poster = client.download(job.id, tmp_path / "waves.jpg", variant="thumbnail")
+        assert poster.read_bytes()[:3] == b"\xff\xd8\xff"
+        assert job.id in [listed.id for listed in client.jobs.list()]
+
+
+def test_a_local_image_is_uploaded_for_an_image_to_video(live: tuple[str, str, str], tmp_path: Path) -> None:
+    base, key, _poor = live
+    portrait = tmp_path / "portrait.png"
+    portrait.write_bytes(make_png(240, 320))
+    with Client(base, key) as client:
+        job = client.videos.generate("The person slowly turns and smiles", mode="image_to_video",
+                                     source_image=portrait, duration_seconds=1)
+        assert job.status == "completed" and (job.width, job.height) == (720, 960)
+        assert job.raw["inputParams"]["source_image"].startswith(f"{base}/files/file_")
+
+
+def test_jobs_are_followed_and_cancelled(live: tuple[str, str, str]) -> None:
+    base, key, _poor = live
+    with Client(base, key) as client:
+        job = client.videos.generate("a long sunrise", model="vidgate/local", duration_seconds=60, resolution="1080p",
+                                     wait=False)
+        assert job.status in ("pending", "processing")
+        cancelled = client.jobs.cancel(job.id)
+        assert cancelled.status == "cancelled"
+        assert [step.status for step in client.jobs.events(job.id)] == ["cancelled"]
+
+
+def test_the_apis_errors_are_typed(live: tuple[str, str, str]) -> None:
+    base, key, poor = live
+    with Client(base, key) as client, pytest.raises(NotFoundError):
+        client.jobs.get("job_missing")
+    with Client(base, poor) as client, pytest.raises(InsufficientQuotaError) as short:
+        client.videos.generate("a film", model="vidgate/local", duration_seconds=5)
+    assert short.value.credits_remaining == 10 and short.value.status == 402
+    with Client(base, "sk_test_wrong") as stranger, pytest.raises(AuthenticationError):
+        stranger.jobs.list()
+
+
+async def test_the_async_client_generates_and_waits(live: tuple[str, str, str]) -> None:
+    base, key, _poor = live
+    async with AsyncClient(base, key) as client:
+        job = await client.videos.generate("a quiet lake", duration_seconds=1)
+        assert job.status == "completed" and job.video_url
+        assert (await client.jobs.get(job.id)).status == "completed"
+
+
+def test_a_submission_is_retried_after_a_503_with_the_same_idempotency_key() -> None:
+    sent: list[httpx.Request] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if request.url.path.endswith("/videos/generations"):
+            if len([r for r in sent if r.url.path.endswith("/videos/generations")]) == 1:
+                return httpx.Response(503, json={"error": "The database is unreachable"}, headers={"Retry-After": "0"})
+            return httpx.Response(200, json={"id": "job_1", "status": "pending"})
+        return httpx.Response(200, json={"id": "job_1", "status": "pending", "progress": 0, "model": "vidgate/local"})
+
+    http = httpx.Client(base_url="http://vidgate.test", transport=httpx.MockTransport(server))
+    with Client("http://vidgate.test", "sk_test_x", http=http) as client:
+        job = client.videos.generate("waves", wait=False)
+    submissions = [r for r in sent if r.url.path.endswith("/videos/generations")]
+    assert job.id == "job_1" and len(submissions) == 2
+    assert submissions[0].headers["Idempotency-Key"] == submissions[1].headers["Idempotency-Key"]
