@@ -106,3 +106,37 @@ def test_a_submission_is_retried_after_a_503_with_the_same_idempotency_key() -> 
     submissions = [r for r in sent if r.url.path.endswith("/videos/generations")]
     assert job.id == "job_1" and len(submissions) == 2
     assert submissions[0].headers["Idempotency-Key"] == submissions[1].headers["Idempotency-Key"]
+
+
+def test_the_command_line_client_generates_follows_and_cancels(live: tuple[str, str, str], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from vidgate.cli import main as cli
+
+    base, key, _poor = live
+    env = {"VIDGATE_BASE_URL": base, "VIDGATE_API_KEY": key}
+    runner = CliRunner()
+    portrait = tmp_path / "portrait.png"
+    portrait.write_bytes(make_png(240, 320))
+    made = runner.invoke(cli, ["remote", "generate", "The person slowly turns and smiles", "--mode", "image_to_video",
+                               "--source-image", str(portrait), "--duration", "1", "-o", str(tmp_path / "out.mp4")],
+                         env=env)
+    assert made.exit_code == 0, made.output
+    job_id = made.stdout.split(":")[0]
+    assert made.stdout.strip() == f"{job_id}: 720x960, 1.0 s, saved to {tmp_path / 'out.mp4'}"
+    assert f"{job_id} completed 100%" in made.stderr  # plain progress lines outside a terminal
+    assert (tmp_path / "out.mp4").read_bytes()[4:8] == b"ftyp"
+
+    listed = runner.invoke(cli, ["remote", "jobs", "list"], env=env)
+    assert listed.exit_code == 0 and job_id in listed.output
+    shown = runner.invoke(cli, ["remote", "jobs", "show", job_id], env=env)
+    assert '"status": "completed"' in shown.output
+    started = runner.invoke(cli, ["remote", "generate", "a long sunrise", "--model", "vidgate/local",
+                                  "--duration", "60", "--no-wait"], env=env)
+    long_id = started.stdout.strip()
+    cancelled = runner.invoke(cli, ["remote", "jobs", "cancel", long_id], env=env)
+    assert cancelled.exit_code == 0 and cancelled.output.strip() == f"{long_id} cancelled"
+    waited = runner.invoke(cli, ["remote", "jobs", "wait", long_id], env=env)
+    assert waited.exit_code == 1 and f"{long_id} cancelled" in waited.output
+    missing = runner.invoke(cli, ["remote", "jobs", "show", "job_missing"], env=env)
+    assert missing.exit_code == 1 and "Error: Job not found" in missing.output

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from vidgate.catalog import MODES
+from vidgate.cli_remote import remote
 from vidgate.media.dimensions import ASPECT_RATIOS, RESOLUTIONS, output_dimensions
 
 if TYPE_CHECKING:
@@ -321,6 +322,9 @@ def generate(
         f"Wrote {output} ({result.width}x{result.height}, {result.fps} fps, "
         f"{result.frame_count} frames, seed {seed})"
     )
+
+
+main.add_command(remote)
 
 
 @main.group(name="keys")
