@@ -49,6 +49,8 @@ def test_the_sdk_creates_polls_and_downloads_a_video(live: tuple[str, str]) -> N
     assert mp4[4:8] == b"ftyp" and len(mp4) > 10_000
     poster = sdk.videos.download_content(video.id, variant="thumbnail").read()
     assert poster[:3] == b"\xff\xd8\xff"  # a JPEG
+    with pytest.raises(openai.BadRequestError):  # no spritesheet is made here
+        sdk.videos.download_content(video.id, variant="spritesheet")
     assert sdk.videos.retrieve(video.id).status == "completed"
 
     base, key = live  # the same job, through the NovaKit API

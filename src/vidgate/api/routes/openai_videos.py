@@ -206,12 +206,12 @@ async def download_video(
     video_id: str,
     request: Request,
     key: JobsKey,
-    variant: Literal["video", "thumbnail", "spritesheet"] = Query(default="video"),
+    variant: Literal["video", "thumbnail"] = Query(
+        default="video", description="The video, or its poster (no spritesheet is made here)"
+    ),
 ) -> Any:
     """A redirect to the file's link (presigned, with S3 storage): the link itself is the
     credential, so a client need not, and the SDK does not, send its key there."""
-    if variant == "spritesheet":
-        raise BadRequest("variant spritesheet is not made here: ask for video or thumbnail", param="variant")
     api = api_of(request)
     stored = _stored_file(await _job(api, video_id, key), variant)
     return RedirectResponse(absolute(api.storage.link(stored).url, base_url(request)), status_code=302)
