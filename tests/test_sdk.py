@@ -4,6 +4,7 @@ server answering 503 then 200), which keeps a submission's Idempotency-Key."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from vidgate.app import create_app
 from vidgate.auth import service as keys
 from vidgate.cli import with_database
 from vidgate.sdk import InsufficientQuotaError, Job, NotFoundError
-from vidgate.sdk.errors import AuthenticationError
+from vidgate.sdk.errors import AuthenticationError, VidgateError
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +141,45 @@ def test_the_command_line_client_generates_follows_and_cancels(live: tuple[str, 
     assert waited.exit_code == 1 and f"{long_id} cancelled" in waited.output
     missing = runner.invoke(cli, ["remote", "jobs", "show", "job_missing"], env=env)
     assert missing.exit_code == 1 and "Error: Job not found" in missing.output
+    typo = runner.invoke(cli, ["remote", "generate", "p", "--mode", "image_to_video", "--source-image", "portrat.jpg"],
+                         env=env)
+    assert typo.exit_code == 2 and "'portrat.jpg' is neither a file nor an http(s) URL" in typo.output
+    before = len(runner.invoke(cli, ["remote", "jobs", "list", "--limit", "100"], env=env).output.splitlines())
+    nowhere = runner.invoke(cli, ["remote", "generate", "p", "-o", str(tmp_path / "no" / "out.mp4")], env=env)
+    assert nowhere.exit_code == 2 and "is not a folder" in nowhere.output
+    after = len(runner.invoke(cli, ["remote", "jobs", "list", "--limit", "100"], env=env).output.splitlines())
+    assert after == before  # refused before anything was made or charged
+
+
+def _stream_of(*blocks: str) -> httpx.MockTransport:
+    """A server whose event stream sends these blocks (keep-alive comments among them)."""
+    pending = {"id": "job_1", "status": "pending", "progress": 0, "model": "vidgate/local"}
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/events"):
+            body = "".join(blocks).encode()
+            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json=pending)
+
+    return httpx.MockTransport(serve)
+
+
+def _event(status: str, progress: int) -> str:
+    job = {"id": "job_1", "status": status, "progress": progress, "model": "vidgate/local"}
+    return f"id: {status}.{progress}\r\nevent: job\r\ndata: {json.dumps(job)}\r\n\r\n"
+
+
+def test_keep_alive_comments_are_not_jobs_and_a_deadline_is_kept_between_events() -> None:
+    ping = ": ping - 2026-12-06 17:00:00\r\n\r\n"
+    transport = _stream_of(_event("pending", 0), ping, _event("processing", 40), ping, _event("completed", 100))
+    with Client("http://vidgate.test", "sk_test_x", http=httpx.Client(base_url="http://vidgate.test",
+                                                                       transport=transport)) as client:
+        seen: list[str] = []
+        done = client.jobs.wait("job_1", on_progress=lambda job: seen.append(job.status))
+        assert done.status == "completed" and seen == ["pending", "processing", "completed"]
+        assert [job.status for job in client.jobs.events("job_1")] == ["pending", "processing", "completed"]
+    stuck = _stream_of(_event("pending", 0), ping, ping, ping)
+    with Client("http://vidgate.test", "sk_test_x", http=httpx.Client(base_url="http://vidgate.test",
+                                                                       transport=stuck)) as client:
+        with pytest.raises(VidgateError, match="did not end within 0 s"):
+            client.jobs.wait("job_1", timeout=0)

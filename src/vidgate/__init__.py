@@ -5,12 +5,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_CLIENT_NAMES = ("Client", "AsyncClient", "Job", "Upload", "VidgateError")
-
 
 def __getattr__(name: str) -> Any:
-    if name in _CLIENT_NAMES:
-        from vidgate import sdk
+    """The client's names (Client, AsyncClient, Job, the exceptions...), from vidgate.sdk."""
+    import importlib
 
+    if name.startswith("__"):  # tools probing for dunders need not load the client
+        raise AttributeError(name)
+    sdk = importlib.import_module("vidgate.sdk")
+    if name in sdk.__all__:
         return getattr(sdk, name)
     raise AttributeError(f"module 'vidgate' has no attribute {name!r}")

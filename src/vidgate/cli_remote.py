@@ -57,11 +57,13 @@ def _progress(job_id: str) -> Iterator[Callable[[Job], None]]:
         yield advance
 
 
-def _source(value: str | None) -> str | Path | None:
+def _source(value: str | None, option: str) -> str | Path | None:
     """A local file (uploaded by the client) or a URL, as given."""
-    if value is None:
-        return None
-    return Path(value) if Path(value).is_file() else value
+    if value is None or value.startswith(("http://", "https://", "data:")):
+        return value
+    if not Path(value).is_file():
+        raise click.BadParameter(f"{value!r} is neither a file nor an http(s) URL", param_hint=option)
+    return Path(value)
 
 
 @click.group(name="remote")
@@ -90,14 +92,22 @@ def generate(prompt: str, output: Path | None, no_wait: bool, base_url: str, api
         "model": fields["model"], "mode": fields["mode"], "duration_seconds": fields["duration"],
         "resolution": fields["resolution"], "aspect_ratio": fields["aspect_ratio"], "fps": fields["fps"],
         "seed": fields["seed"], "negative_prompt": fields["negative_prompt"],
-        "source_image": _source(fields["source_image"]), "source_video": _source(fields["source_video"]),
+        "source_image": _source(fields["source_image"], "--source-image"),
+        "source_video": _source(fields["source_video"], "--source-video"),
     }
+    _check_output(output)
     with _client(base_url, api_key) as client:
         job = client.videos.generate(prompt, wait=False, **params)
         if no_wait:
             click.echo(job.id)
             return
         _finish(client, job.id, output)
+
+
+def _check_output(output: Path | None) -> None:
+    """Refuse a place the video cannot be saved before anything is made (and charged)."""
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(f"{output.parent} is not a folder", param_hint="--output")
 
 
 def _finish(client: Client, job_id: str, output: Path | None) -> None:
@@ -143,6 +153,7 @@ def jobs_show(job_id: str, base_url: str, api_key: str) -> None:
 @_client_options
 def jobs_wait(job_id: str, output: Path | None, base_url: str, api_key: str) -> None:
     """Follow a job to its end (and save its video)."""
+    _check_output(output)
     with _client(base_url, api_key) as client:
         _finish(client, job_id, output)
 

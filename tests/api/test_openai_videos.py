@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from tests.conftest import auth, make_png, running_harness, settings_for_tests
+from tests.fal_fake import render_mp4
 from tests.live_server import serve_in_thread
 from vidgate.app import create_app
 from vidgate.auth import service as keys
@@ -143,3 +144,26 @@ async def test_a_body_past_the_limit_is_refused_in_openais_shape(tmp_path: Path)
         assert answer.status_code == 413
         assert answer.json() == {"error": {"message": f"Request body larger than {1000 + 64 * 1024} bytes",
                                            "type": "invalid_request_error", "param": None, "code": None}}
+
+
+async def test_hostile_or_refused_creates_leave_nothing_behind(tmp_path: Path) -> None:
+    async with running_harness(tmp_path / "data", None, transport=None) as harness:
+        key, poor = await harness.key(), await harness.key(credits=10)
+        deep = await harness.client.post("/v1/videos", headers={**auth(key), "Content-Type": "application/json"},
+                                         content=b"[" * 100_000 + b"]" * 100_000)
+        assert deep.status_code == 400
+        assert deep.json()["error"]["message"] == "Request body is nested too deeply"
+        big = await harness.client.post("/v1/videos", headers={**auth(key), "Content-Type": "application/json"},
+                                        content=b" " * (21 * 1024 * 1024))
+        assert big.status_code == 413  # JSON gets the API's body limit; only a form may carry a file
+
+        refused = await harness.client.post("/v1/videos", headers=auth(poor), data={"prompt": "p", "model": "vidgate/local"},
+                                            files={"input_reference": ("a.png", make_png(), "image/png")})
+        assert refused.status_code == 402
+        assert (await harness.client.get("/api/v1/files", headers=auth(poor))).json()["data"] == []
+
+        clip = await harness.client.post("/api/v1/files", headers=auth(key), files={"file": ("c.mp4", render_mp4(64, 36, 24, 1.0))})
+        as_image = await harness.client.post("/v1/videos", headers=auth(key), json={
+            "prompt": "p", "model": "vidgate/local", "input_reference": {"file_id": clip.json()["id"]}})
+        assert as_image.status_code == 400 and as_image.json()["error"]["param"] == "input_reference"
+        assert (await harness.client.get("/api/v1/jobs", headers=auth(key))).json()["jobs"] == []

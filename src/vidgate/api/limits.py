@@ -17,7 +17,7 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 
 class BodySizeLimit:
     """Answers 413 in the API's error shape when a body is, or turns out to be, too large.
-    `uploads` gives paths that take files their own limit."""
+    `uploads` gives paths that take files their own limit, for multipart forms."""
 
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, uploads: Mapping[str, int] | None = None) -> None:
         self.app = app
@@ -28,8 +28,11 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self.uploads.get(scope["path"], self.max_bytes)
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        max_bytes = self.max_bytes
+        if headers.get(b"content-type", b"").startswith(b"multipart/form-data"):  # a file may come
+            max_bytes = self.uploads.get(scope["path"], self.max_bytes)
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             await self._reject(scope, send, max_bytes)
             return

@@ -192,6 +192,10 @@ class Jobs:
     def events(self, job_id: str) -> Iterator[Job]:
         """The job at each change of its status or progress, to its end; a dropped stream is
         resumed where it stopped."""
+        return (job for job in self._stream(job_id) if job is not None)
+
+    def _stream(self, job_id: str) -> Iterator[Job | None]:
+        """The events, and None for each keep-alive (every 15 s), when a caller waits with a deadline."""
         last_id: str | None = None
         for _ in range(STREAM_RECONNECTS):
             headers = {"Last-Event-ID": last_id} if last_id else {}
@@ -202,6 +206,9 @@ class Jobs:
                         source.response.read()
                         _answer(source.response)
                     for event in source.iter_sse():
+                        if not event.data:  # a keep-alive comment
+                            yield None
+                            continue
                         last_id = event.id or last_id
                         job = _event_job(event.data)
                         yield job
@@ -214,13 +221,13 @@ class Jobs:
     def wait(self, job_id: str, *, on_progress: Progress | None = None, timeout: float | None = None) -> Job:
         """Follow the job to its end (completed, failed or cancelled) and return it."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for job in self.events(job_id):
-            if on_progress is not None:
+        for job in self._stream(job_id):
+            if job is not None and on_progress is not None:
                 on_progress(job)
-            if job.done:
+            if job is not None and job.done:
                 return job
             if deadline is not None and time.monotonic() > deadline:
-                raise VidgateError(f"job {job_id} did not end within {timeout:g} s (status {job.status})")
+                raise VidgateError(f"job {job_id} did not end within {timeout:g} s")
         raise APIConnectionError(f"the events of job {job_id} ended before the job did")
 
 
@@ -317,6 +324,11 @@ class AsyncJobs:
         return Job.from_api(await self._client._send(_Call("POST", f"{API}/jobs/{job_id}/cancel")))
 
     async def events(self, job_id: str) -> AsyncIterator[Job]:
+        async for job in self._stream(job_id):
+            if job is not None:
+                yield job
+
+    async def _stream(self, job_id: str) -> AsyncIterator[Job | None]:
         last_id: str | None = None
         for _ in range(STREAM_RECONNECTS):
             headers = {"Last-Event-ID": last_id} if last_id else {}
@@ -327,6 +339,9 @@ class AsyncJobs:
                         await source.response.aread()
                         _answer(source.response)
                     async for event in source.aiter_sse():
+                        if not event.data:  # a keep-alive comment
+                            yield None
+                            continue
                         last_id = event.id or last_id
                         job = _event_job(event.data)
                         yield job
@@ -338,11 +353,11 @@ class AsyncJobs:
 
     async def wait(self, job_id: str, *, on_progress: Progress | None = None, timeout: float | None = None) -> Job:
         deadline = None if timeout is None else time.monotonic() + timeout
-        async for job in self.events(job_id):
-            if on_progress is not None:
+        async for job in self._stream(job_id):
+            if job is not None and on_progress is not None:
                 on_progress(job)
-            if job.done:
+            if job is not None and job.done:
                 return job
             if deadline is not None and time.monotonic() > deadline:
-                raise VidgateError(f"job {job_id} did not end within {timeout:g} s (status {job.status})")
+                raise VidgateError(f"job {job_id} did not end within {timeout:g} s")
         raise APIConnectionError(f"the events of job {job_id} ended before the job did")

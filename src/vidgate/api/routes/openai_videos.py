@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from vidgate.api.deps import BEARER_SECURITY, JobsKey, KeyFirstRoute, VideoKey, api_of
-from vidgate.api.errors import describe_validation_error, error_responses
+from vidgate.api.errors import describe_unreadable_body, describe_validation_error, error_responses
 from vidgate.api.openai_videos import (
     POLL_AFTER_MS,
     OpenAIErrorBody,
@@ -81,14 +81,22 @@ async def create_video(
                                                                 reference.file_id, request)
     params = _checked(generation_params(create, api.catalog, source_image=_LATER if upload else source))
     service.resolve_model(params, api.catalog)  # refused before an upload is stored
-    if upload is not None:
-        stored = await uploads.store_upload(
-            api.sessions, api.storage, key_id=key.id, file=upload.file, filename=upload.filename or "",
-            work_dir=api.settings.work_dir, max_bytes=api.settings.max_source_bytes,
-            limits=api.settings.source_limits,
-        )
+    if upload is None:
+        submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key)
+        return _polled(submission.job)
+    stored = await uploads.store_upload(
+        api.sessions, api.storage, key_id=key.id, file=upload.file, filename=upload.filename or "",
+        work_dir=api.settings.work_dir, max_bytes=api.settings.max_source_bytes,
+        limits=api.settings.source_limits,
+    )
+    try:
+        if stored.kind != "image":
+            raise BadRequest("input_reference must be an image", param="input_reference")
         params["source_image"] = absolute(api.storage.link(stored.storage_key).url, base_url(request))
-    submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key)
+        submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key)
+    except BaseException:  # refused (402, 429...): the file uploaded for it goes too
+        await uploads.delete_upload(api.sessions, api.storage, stored.id, key_id=key.id)
+        raise
     return _polled(submission.job)
 
 
@@ -123,8 +131,8 @@ async def _create_fields(request: Request) -> tuple[dict[str, Any], UploadFile |
     if content_type.startswith("application/json"):
         try:
             fields = json.loads(await request.body())
-        except ValueError as exc:
-            raise BadRequest("Malformed JSON in request body") from exc
+        except (ValueError, RecursionError) as exc:
+            raise BadRequest(describe_unreadable_body(exc)) from exc
         if not isinstance(fields, dict):
             raise BadRequest("The request body must be a JSON object")
         return fields, None
@@ -146,6 +154,8 @@ async def _reference_url(api: ApiSide, key: AuthenticatedKey, image_url: str | N
         return image_url
     assert file_id is not None
     upload = await uploads.get_upload(api.sessions, file_id, key_id=key.id)
+    if upload.kind != "image":
+        raise BadRequest(f"input_reference: {file_id} is a {upload.kind}, not an image", param="input_reference")
     return absolute(api.storage.link(upload.storage_key).url, base_url(request))
 
 
