@@ -167,3 +167,19 @@ async def test_hostile_or_refused_creates_leave_nothing_behind(tmp_path: Path) -
             "prompt": "p", "model": "vidgate/local", "input_reference": {"file_id": clip.json()["id"]}})
         assert as_image.status_code == 400 and as_image.json()["error"]["param"] == "input_reference"
         assert (await harness.client.get("/api/v1/jobs", headers=auth(key))).json()["jobs"] == []
+
+
+async def test_a_retried_create_with_its_idempotency_key_is_the_same_video(tmp_path: Path) -> None:
+    async with running_harness(tmp_path / "data", None, transport=None) as harness:
+        key = await harness.key()
+        form = {"prompt": "p", "model": "vidgate/local", "seconds": "1"}
+        retry = {**auth(key), "Idempotency-Key": "create-1"}
+        first, second = [await harness.client.post("/v1/videos", headers=retry, data=form,
+                                                   files={"input_reference": ("a.png", make_png(), "image/png")})
+                         for _ in range(2)]
+        assert first.status_code == second.status_code == 200
+        assert second.json()["id"] == first.json()["id"] and second.headers["Idempotent-Replayed"] == "true"
+        assert len((await harness.client.get("/api/v1/files", headers=auth(key))).json()["data"]) == 1
+        as_json = [await harness.client.post("/v1/videos", headers={**auth(key), "Idempotency-Key": "create-2"},
+                                             json=form) for _ in range(2)]
+        assert as_json[1].json()["id"] == as_json[0].json()["id"] and as_json[1].headers["Idempotent-Replayed"] == "true"

@@ -85,6 +85,24 @@ async def test_an_uploaded_video_is_the_source_of_a_video_to_video_job(offline: 
     assert (made.json()["data"]["width"], made.json()["data"]["height"]) == (1280, 720)
 
 
+def h264_mkv() -> bytes:
+    """An H.264 video in a Matroska file: what a WebM is not."""
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="matroska") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
 def bmp() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32)).save(buffer, format="BMP")
@@ -99,6 +117,7 @@ def bmp() -> bytes:
     (sparse_png(3000, 3000), 400, "source_image is 3000x3000 pixels, more than this server decodes"),
     (render_mp4(320, 180, 24, 1.0)[:3000], 400, "file is neither an image nor a video"),  # cut short
     (bytes(420_000), 413, "file is larger than 400000 bytes, the most this server takes"),
+    (h264_mkv(), 400, "file is a video in a container this server does not take"),
 ])
 async def test_what_is_no_source_is_refused_with_the_reason_and_nothing_is_stored(
     tmp_path: Path, database_url: str | None, content: bytes, status: int, error: str

@@ -14,6 +14,7 @@ from vidgate.uploads.models import Upload
 from vidgate.uploads.service import SOURCE_FIELD
 
 PROVIDER_HEADER = "X-Vidgate-Provider"
+REPLAYED_HEADER = "Idempotent-Replayed"  # the answer is the job an Idempotency-Key made earlier
 
 
 def base_url(request: Request) -> str:

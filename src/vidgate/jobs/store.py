@@ -245,6 +245,14 @@ async def list_for_key(
         return (await session.scalars(query)).all()
 
 
+async def by_idempotency_key(sessions: Sessions, key_id: str, idempotency_key: str) -> Job | None:
+    """The job an API key made under `idempotency_key`, if any."""
+    async with sessions() as session:
+        return await session.scalar(
+            select(Job).where(Job.key_id == key_id, Job.idempotency_key == idempotency_key)
+        )
+
+
 async def queue_positions(sessions: Sessions) -> dict[str, int]:
     """Every pending job's place in its lane's queue, in the order workers claim them (1: the
     next to start), in one query."""

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # What providers take as a source: stored under these extensions, served with their types.
 IMAGE_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif"}
 VIDEO_CONTAINERS = {"mov,mp4,m4a,3gp,3g2,mj2": ".mp4", "matroska,webm": ".webm"}
+WEBM_CODECS = {"vp8", "vp9", "av1", "libdav1d", "libvpx", "libvpx-vp9"}  # what a WebM may hold
 SOURCE_FIELD = {"image": "source_image", "video": "source_video"}
 _CHUNK = 1024 * 1024
 
@@ -149,8 +150,11 @@ def _inspect_video(path: Path, limits: SourceLimits) -> Inspected:
     try:
         with av.open(str(path)) as container:
             container_format = container.format.name
+            codecs = {stream.codec_context.name for stream in container.streams.video}
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise BadRequest("file is neither an image nor a video this server can read") from exc
+    if container_format == "matroska,webm" and not codecs <= WEBM_CODECS:  # an MKV, not a WebM
+        container_format = "matroska"
     if container_format not in VIDEO_CONTAINERS:
         raise BadRequest("file is a video in a container this server does not take: source videos "
                          "may be MP4, MOV or WebM")

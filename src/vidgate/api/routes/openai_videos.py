@@ -25,7 +25,7 @@ from vidgate.api.openai_videos import (
     remix_params,
     video_object,
 )
-from vidgate.api.presenters import absolute, base_url
+from vidgate.api.presenters import REPLAYED_HEADER, absolute, base_url
 from vidgate.api.schemas import GenerationRequest
 from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
@@ -54,8 +54,11 @@ _CREATE_BODY = {
 }
 
 
-def _polled(job: Job) -> JSONResponse:
+def _polled(job: Job, *, replayed: bool = False) -> JSONResponse:
+    """A video, with when to ask again while it is made, and whether an Idempotency-Key replayed it."""
     headers = {} if JobStatus(job.status).terminal else {"openai-poll-after-ms": str(POLL_AFTER_MS)}
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
     return JSONResponse(video_object(job), headers=headers)
 
 
@@ -83,7 +86,11 @@ async def create_video(
     service.resolve_model(params, api.catalog)  # refused before an upload is stored
     if upload is None:
         submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key)
-        return _polled(submission.job)
+        return _polled(submission.job, replayed=submission.replayed)
+    if idempotency_key is not None:  # a retried form: its file is not stored again (nor compared)
+        earlier = await store.by_idempotency_key(api.sessions, key.id, service.check_idempotency_key(idempotency_key))
+        if earlier is not None:
+            return _polled(earlier, replayed=True)
     stored = await uploads.store_upload(
         api.sessions, api.storage, key_id=key.id, file=upload.file, filename=upload.filename or "",
         work_dir=api.settings.work_dir, max_bytes=api.settings.max_source_bytes,
@@ -97,7 +104,7 @@ async def create_video(
     except BaseException:  # refused (402, 429...): the file uploaded for it goes too
         await uploads.delete_upload(api.sessions, api.storage, stored.id, key_id=key.id)
         raise
-    return _polled(submission.job)
+    return _polled(submission.job, replayed=submission.replayed)
 
 
 @router.post("/videos/{video_id}/remix", summary="Remix a video (OpenAI's shape)", response_model=Video,

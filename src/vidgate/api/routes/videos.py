@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from vidgate.api.deps import BEARER_SECURITY, KeyFirstRoute, VideoKey, api_of
 from vidgate.api.errors import error_responses, failed_job_error
-from vidgate.api.presenters import PROVIDER_HEADER, async_response, base_url, sync_response
+from vidgate.api.presenters import PROVIDER_HEADER, REPLAYED_HEADER, async_response, base_url, sync_response
 from vidgate.api.schemas import (
     GENERATION_EXAMPLE,
     SEED_EXAMPLE,
@@ -25,7 +25,6 @@ from vidgate.jobs import service
 from vidgate.jobs.models import JobStatus
 
 router = APIRouter(tags=["videos"], route_class=KeyFirstRoute)
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 @router.post(
