@@ -32,9 +32,9 @@ def live(tmp_path: Path) -> Iterator[tuple[httpx.Client, str]]:
         yield client, key
 
 
-def submit(client: httpx.Client, seconds: int = 3) -> str:
-    made = client.post("/api/v1/videos/generations?async=true",
-                       json={"prompt": "a slow sunrise", "model": "vidgate/local", "duration_seconds": seconds})
+def submit(client: httpx.Client, seconds: int = 3, resolution: str = "720p") -> str:
+    made = client.post("/api/v1/videos/generations?async=true", json={
+        "prompt": "a slow sunrise", "model": "vidgate/local", "duration_seconds": seconds, "resolution": resolution})
     assert made.status_code == 200, made.text
     return str(made.json()["id"])
 
@@ -86,7 +86,8 @@ def test_a_pending_job_shows_its_place_in_the_queue_as_it_moves(tmp_path: Path) 
     with serve_in_thread(create_app(settings)) as base, httpx.Client(
         base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
     ) as client:
-        busy = submit(client, seconds=60)  # holds the one worker
+        # holds the one worker for a minute or more, past the three recounts (up to 5 s each) below
+        busy = submit(client, seconds=60, resolution="1080p")
         while client.get(f"/api/v1/jobs/{busy}").json()["status"] != "processing":
             pass
         waiting = [submit(client, seconds=1) for _ in range(3)]
