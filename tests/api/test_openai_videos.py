@@ -79,6 +79,8 @@ def test_videos_are_listed_a_page_at_a_time_and_deleted(live: tuple[str, str]) -
     assert [video.id for video in rest.data] == [made[0]] and not rest.has_more
     oldest_first = sdk.videos.list(order="asc", limit=10)
     assert [video.id for video in oldest_first.data] == made
+    with pytest.raises(openai.BadRequestError):  # a cursor that is none of the key's videos
+        sdk.videos.list(after="job_nope")
 
     finished = sdk.videos.poll(made[0])
     assert finished.status == "completed"

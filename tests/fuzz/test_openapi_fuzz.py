@@ -41,10 +41,12 @@ FUZZ_SETTINGS = settings(
 
 
 # What a JSON Schema cannot say, so a schema-valid request may still be a 400 here: a
-# generation's allowed durations, modes and resolutions depend on its model, and a mode needs
-# its source field; an upload must be an image or a video.
+# generation's allowed durations, modes and resolutions depend on its model (OpenAI's `size`
+# and `seconds` too), and a mode needs its source field; an upload must be an image or a
+# video; a page's `after` must be one of the key's videos.
 CROSS_FIELD_RULES = {
-    path: [schemathesis.checks.positive_data_acceptance] for path in ("/api/v1/videos/generations", "/api/v1/files")
+    path: [schemathesis.checks.positive_data_acceptance]
+    for path in ("/api/v1/videos/generations", "/api/v1/files", "/v1/videos")
 }
 
 

@@ -41,7 +41,7 @@ _CREATE_BODY = {
     "required": True,
     "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["prompt"], "properties": {
-            "prompt": {"type": "string", "description": "What the video shows"},
+            "prompt": {"type": "string", "minLength": 1, "description": "What the video shows"},
             "model": {"type": "string", "description": "A model id (sora-* or none: the mode's default)"},
             "seconds": {"type": "string", "description": "Duration in seconds"},
             "size": {"type": "string", "description": "WIDTHxHEIGHT, e.g. 1280x720"},
@@ -191,6 +191,8 @@ async def list_videos(
     order: Literal["asc", "desc"] = Query(default="desc"),
 ) -> Any:
     api = api_of(request)
+    if after is not None and await store.get(api.sessions, after, key_id=key.id) is None:
+        raise BadRequest(f"after: no video {after}; give the last id of the previous page", param="after")
     jobs, more = await store.page_for_key(api.sessions, key.id, after=after, limit=limit,
                                           newest_first=order == "desc")
     data = [video_object(job) for job in jobs]
