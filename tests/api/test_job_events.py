@@ -103,6 +103,8 @@ def test_a_pending_job_shows_its_place_in_the_queue_as_it_moves(tmp_path: Path) 
 
         with connect_sse(client, "GET", f"/api/v1/jobs/{waiting[2]}/events") as source:
             for event in source.iter_sse():
+                if event.event != "job":
+                    continue  # a keep-alive comment (every 15 s)
                 job = json.loads(event.data)
                 seen.append((job["status"], job["queuePosition"]))
                 if seen == [("pending", 3)]:
