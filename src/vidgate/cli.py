@@ -102,7 +102,7 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
             "--no-workers needs PostgreSQL (DATABASE_URL=postgresql://...): its queue carries jobs "
             "to the `vidgate worker` processes"
         )
-    base = settings.public_url or f"http://{_display_host(settings.host)}:{settings.port}"
+    base = settings.base_url
     # An API process of a scale-out writes to logs that others read: it shows no key.
     first_key = None if no_workers else with_database(settings, _sandbox_key_if_empty)
     if first_key is None:  # keys are shown once, when created: say how to make another
@@ -249,10 +249,6 @@ async def _sandbox_key_if_empty(sessions: Sessions) -> str | None:
     return secret
 
 
-def _display_host(host: str) -> str:
-    return "localhost" if host in ("0.0.0.0", "127.0.0.1", "::") else host
-
-
 @main.command()
 @click.argument("prompt")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -329,7 +325,7 @@ main.add_command(remote)
 
 @main.group(name="keys")
 def keys_group() -> None:
-    """Create, list and revoke API keys, and set their rate limits."""
+    """Create, list and revoke API keys, and set their rate limits and webhooks."""
 
 
 class RateLimitType(click.ParamType):
@@ -364,30 +360,47 @@ GENERATION_LIMIT_HELP = ("Generation requests the key may make, e.g. 10/minute, 
 @click.option("--sandbox", is_flag=True, help="A sandbox key (sk_test_...): local engine only.")
 @click.option("--rate-limit", type=RateLimitType(), default=None, help=RATE_LIMIT_HELP)
 @click.option("--generation-rate-limit", type=RateLimitType(), default=None, help=GENERATION_LIMIT_HELP)
+@click.option("--webhook-url", default=None, metavar="URL",
+              help="Where the events of the key's jobs go unless a request names its own webhook_url.")
 def keys_create(
     name: str, scopes: str, credits: int, video_seconds: int, sandbox: bool,
-    rate_limit: str | None, generation_rate_limit: str | None,
+    rate_limit: str | None, generation_rate_limit: str | None, webhook_url: str | None,
 ) -> None:
-    """Create a key. The key itself is printed once, alone on the last line."""
+    """Create a key. Its webhook signing secret and the key itself are printed once, the key
+    alone on the last line."""
     from vidgate.auth import service as keys
 
+    settings = settings_or_exit()
+    _check_webhook_url(settings, webhook_url)
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
 
     async def create(sessions: Sessions) -> tuple[ApiKey, str]:
         return await keys.create_key(
             sessions, name=name, scopes=scope_list, credits=credits,
             video_seconds=video_seconds, sandbox=sandbox,
-            rate_limit=rate_limit, generation_rate_limit=generation_rate_limit,
+            rate_limit=rate_limit, generation_rate_limit=generation_rate_limit, webhook_url=webhook_url,
         )
 
     try:
-        row, secret = with_database(settings_or_exit(), create)
+        row, secret = with_database(settings, create)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--scopes") from exc
     kind = "sandbox" if row.sandbox else "live"
     click.echo(f"Created {kind} key {row.id} ({row.name}) with scopes {','.join(row.scopes)}, "
                f"{row.credits_limit} credits, {row.seconds_limit} video seconds.")
+    if row.webhook_url:
+        click.echo(f"Webhooks go to {row.webhook_url}")
+    click.echo(f"Webhook signing secret (shown once): {row.webhook_secret}")
     click.echo(secret)
+
+
+def _check_webhook_url(settings: Settings, url: str | None) -> None:
+    from vidgate.media.fetch import source_policy
+    from vidgate.webhooks.urls import why_webhook_refused
+
+    problem = why_webhook_refused(url, source_policy(settings)) if url else None
+    if problem:
+        raise click.BadParameter(f"the URL {problem}", param_hint="--webhook-url")
 
 
 @keys_group.command("list")
@@ -418,6 +431,38 @@ def keys_revoke(key_id: str) -> None:
     if not with_database(settings_or_exit(), revoke, create=False):
         raise click.ClickException(f"No active key with ID {key_id}")
     click.echo(f"Revoked {key_id}")
+
+
+@keys_group.command("webhook")
+@click.argument("key_id")
+@click.option("--url", default=None, metavar="URL", help="Where the events of the key's jobs go by default.")
+@click.option("--clear-url", is_flag=True, help="Send events only where a request names a webhook_url.")
+@click.option("--rotate-secret", is_flag=True,
+              help="Give the key a new signing secret (printed once); the old one stops at once.")
+def keys_webhook(key_id: str, url: str | None, clear_url: bool, rotate_secret: bool) -> None:
+    """Set a key's default webhook URL, or give it a new signing secret. Servers apply it
+    within VIDGATE_KEY_CACHE_SECONDS."""
+    from vidgate.auth import service as keys
+
+    if url is not None and clear_url:
+        raise click.UsageError("give --url or --clear-url, not both")
+    if url is None and not (clear_url or rotate_secret):
+        raise click.UsageError("give --url, --clear-url or --rotate-secret")
+    settings = settings_or_exit()
+    _check_webhook_url(settings, url)
+
+    async def change(sessions: Sessions) -> ApiKey | None:
+        return await keys.set_webhook(
+            sessions, key_id, url=url, change_url=url is not None or clear_url, rotate_secret=rotate_secret
+        )
+
+    row = with_database(settings, change, create=False)
+    if row is None:
+        raise click.ClickException(f"No key with ID {key_id}")
+    click.echo(f"{key_id}: webhooks go to {row.webhook_url}" if row.webhook_url
+               else f"{key_id}: no default webhook URL (requests may name one)")
+    if rotate_secret:
+        click.echo(f"Webhook signing secret (shown once): {row.webhook_secret}")
 
 
 @keys_group.command("limits")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
 import tomllib
 from functools import cached_property
@@ -20,6 +21,9 @@ from pydantic_settings import (
 )
 
 from vidgate.media.limits import DEFAULT_MAX_SOURCE_PIXELS, DEFAULT_MAX_SOURCE_SECONDS, SourceLimits
+
+# About a day of retries, as the Standard Webhooks guidance suggests.
+DEFAULT_WEBHOOK_RETRY_SECONDS = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
 def _toml_path() -> Path:
@@ -196,6 +200,18 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest source video accepted, by the length its file declares.",
     )
+    webhook_retry_seconds: Annotated[list[float], NoDecode] = Field(
+        default=list(DEFAULT_WEBHOOK_RETRY_SECONDS),
+        description="Waits between the attempts to deliver a webhook that failed (no 2xx answer), "
+        "in seconds; it is given up after the last. Default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, "
+        "10 h (about 27 hours in all); comma-separated in the environment.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long a webhook receiver has to answer one delivery."
+    )
+    webhook_concurrency: int = Field(
+        default=32, ge=1, description="Webhook deliveries one worker process sends at once."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -231,6 +247,20 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("webhook_retry_seconds", mode="before")
+    @classmethod
+    def _split_waits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_retry_seconds")
+    @classmethod
+    def _waits_positive(cls, value: list[float]) -> list[float]:
+        if any(not math.isfinite(wait) or wait < 0 for wait in value):
+            raise ValueError("waits between webhook attempts must be seconds, 0 or more")
+        return value
+
     @field_validator("source_allowed_networks")
     @classmethod
     def _valid_networks(cls, value: list[str]) -> list[str]:
@@ -244,6 +274,14 @@ class Settings(BaseSettings):
     @property
     def source_limits(self) -> SourceLimits:
         return SourceLimits(self.max_source_pixels, self.max_source_video_seconds)
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach this server: public_url, else the address it listens on."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "127.0.0.1", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     @field_validator("public_url")
     @classmethod

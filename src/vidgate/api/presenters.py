@@ -12,6 +12,7 @@ from vidgate.jobs.models import Job
 from vidgate.storage import Storage
 from vidgate.uploads.models import Upload
 from vidgate.uploads.service import SOURCE_FIELD
+from vidgate.webhooks.models import DeliveryStatus, WebhookDelivery
 
 PROVIDER_HEADER = "X-Vidgate-Provider"
 REPLAYED_HEADER = "Idempotent-Replayed"  # the answer is the job an Idempotency-Key made earlier
@@ -133,4 +134,22 @@ def upload_object(upload: Upload, storage: Storage, base: str) -> dict[str, Any]
         "url": absolute(link.url, base),
         "url_expires_at": iso(link.expires_at),
         "created_at": iso(upload.created_at),
+    }
+
+
+def delivery_object(delivery: WebhookDelivery) -> dict[str, Any]:
+    pending = delivery.status == DeliveryStatus.PENDING.value
+    return {
+        "id": delivery.id,
+        "event": delivery.event,
+        "jobAttempt": delivery.job_attempt,
+        "url": delivery.url,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "createdAt": iso(delivery.created_at),
+        "lastAttemptAt": iso(delivery.last_attempt_at),
+        "lastStatusCode": delivery.last_status_code,
+        "lastError": delivery.last_error,
+        "nextAttemptAt": iso(delivery.next_attempt_at) if pending else None,
+        "deliveredAt": iso(delivery.delivered_at),
     }

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from vidgate.media.dimensions import ASPECT_RATIOS, AUTO_ASPECT_RATIO, DEFAULT_ASPECT_RATIO
 from vidgate.media.fetch import check_source_url
+from vidgate.webhooks.urls import check_webhook_url
 
 Resolution = Literal["720p", "1080p", "4k"]
 AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "auto"]
@@ -77,6 +78,12 @@ class GenerationRequest(BaseModel):
     )
     prompt_optimizer: bool = True
     loop: bool = False
+    webhook_url: str | None = Field(
+        default=None,
+        description="Where to send this job's events (generation.started, generation.completed, "
+        "generation.failed, generation.cancelled), signed with the API key's webhook secret by "
+        "the Standard Webhooks scheme. Default: the key's webhook URL, if it has one.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -92,7 +99,7 @@ class GenerationRequest(BaseModel):
             raise ValueError("prompt is required")
         return value
 
-    @field_validator("prompt", "model", "negative_prompt", "source_image", "source_video")
+    @field_validator("prompt", "model", "negative_prompt", "source_image", "source_video", "webhook_url")
     @classmethod
     def _no_nul(cls, value: str, info: Any) -> str:
         # PostgreSQL cannot store NUL in text or JSON, and no prompt or URL needs one
@@ -121,6 +128,14 @@ class GenerationRequest(BaseModel):
         problem = check_source_url(value)
         if problem:
             raise ValueError(f"{info.field_name} {problem}")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        problem = check_webhook_url(value)
+        if problem:
+            raise ValueError(f"webhook_url {problem}")
         return value
 
     @model_validator(mode="after")
@@ -290,6 +305,41 @@ class JobList(BaseModel):
     model_config = _examples({"jobs": [JOB_EXAMPLE]})
 
     jobs: list[JobOut]
+
+
+WEBHOOK_DELIVERY_EXAMPLE: dict[str, Any] = {
+    "id": "msg_019af3b2c4d1a4be6f0c2d9e", "event": "generation.completed", "jobAttempt": 1,
+    "url": "https://example.com/hooks/vidgate", "status": "delivered", "attempts": 1,
+    "createdAt": "2026-12-06T14:00:19.412Z", "lastAttemptAt": "2026-12-06T14:00:19.430Z",
+    "lastStatusCode": 204, "lastError": None, "nextAttemptAt": None, "deliveredAt": "2026-12-06T14:00:19.430Z",
+}
+
+
+class WebhookDeliveryOut(BaseModel):
+    model_config = _examples(WEBHOOK_DELIVERY_EXAMPLE)
+
+    id: str = Field(description="Sent as the `webhook-id` header, the same on every retry")
+    event: Literal["generation.started", "generation.completed", "generation.failed", "generation.cancelled"]
+    jobAttempt: int = Field(description="The run of the job the event tells of (a job taken over "
+                            "from a worker that stopped starts again: a second generation.started)")
+    url: str
+    status: Literal["pending", "delivered", "failed"] = Field(
+        description="pending: to be sent (again at nextAttemptAt); delivered: answered 2xx; "
+        "failed: every attempt failed, given up"
+    )
+    attempts: int = Field(description="Sends tried so far")
+    createdAt: str
+    lastAttemptAt: str | None
+    lastStatusCode: int | None = Field(description="The receiver's HTTP status at the last attempt")
+    lastError: str | None = Field(description="Why the last attempt failed")
+    nextAttemptAt: str | None = Field(description="When a pending delivery is sent next")
+    deliveredAt: str | None
+
+
+class WebhookDeliveryList(BaseModel):
+    model_config = _examples({"webhooks": [WEBHOOK_DELIVERY_EXAMPLE]})
+
+    webhooks: list[WebhookDeliveryOut]
 
 
 class QuotaBucket(BaseModel):

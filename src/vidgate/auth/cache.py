@@ -1,6 +1,7 @@
 """Recently authenticated keys, so that a request does not read the key table every time.
 
-Only what authorisation needs is kept (id, scopes, sandbox, rate limits); balances are always read from the
+Only what authorisation and submission need is kept (id, scopes, sandbox, rate limits, webhook
+defaults); balances are always read from the
 database. A key revoked by another process (`vidgate keys revoke`) stops working once its entry
 expires, after at most `ttl` seconds.
 """
@@ -20,6 +21,8 @@ class AuthenticatedKey:
     sandbox: bool
     rate_limit: str | None = None  # the key's own, else the server's default
     generation_rate_limit: str | None = None
+    webhook_url: str | None = None  # where its jobs' events go when a request names none
+    signs_webhooks: bool = False  # it has a webhook signing secret
 
 
 def key_cache(*, ttl: float) -> ExpiringCache[AuthenticatedKey]:

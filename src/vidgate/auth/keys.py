@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -29,6 +30,11 @@ def display_prefix(key: str) -> str:
     """Enough of a key to recognise it in a listing, too little to use it."""
     head = SANDBOX_PREFIX if key.startswith(SANDBOX_PREFIX) else LIVE_PREFIX
     return key[: len(head) + 6]
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def new_key_id() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vidgate.db.base import Base, UTCDateTime, utcnow
@@ -44,6 +44,10 @@ class ApiKey(Base):
     # Rate limits of this key ("120/minute", "none"); null: the server's defaults.
     rate_limit: Mapped[str | None] = mapped_column(String(64), default=None)
     generation_rate_limit: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Where the events of this key's jobs go unless a request names its own webhook_url.
+    webhook_url: Mapped[str | None] = mapped_column(Text, default=None)
+    # Signs them (Standard Webhooks, `whsec_...`). Kept as is, unlike the key: signing needs it.
+    webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
 
     @property
     def credits_remaining(self) -> int:

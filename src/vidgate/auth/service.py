@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vidgate.auth.cache import AuthenticatedKey
-from vidgate.auth.keys import SCOPES, display_prefix, generate_key, hash_key, is_well_formed, new_key_id
+from vidgate.auth.keys import (
+    SCOPES,
+    display_prefix,
+    generate_key,
+    hash_key,
+    is_well_formed,
+    new_key_id,
+    new_webhook_secret,
+)
 from vidgate.auth.models import ApiKey
 from vidgate.auth.rate_limits import SERVER_DEFAULT, parse_limit
 from vidgate.cache import ExpiringCache
@@ -26,9 +34,12 @@ async def create_key(
     sandbox: bool,
     rate_limit: str | None = None,
     generation_rate_limit: str | None = None,
+    webhook_url: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key; return the row and the key itself (shown once, never stored). Its rate
-    limits (`_own_limit`'s form) default to the server's."""
+    """Store a new key, with a webhook signing secret (`row.webhook_secret`, to be shown once);
+    return the row and the key itself (shown once, never stored). Its rate limits
+    (`_own_limit`'s form) default to the server's; `webhook_url` (checked by the caller) is
+    where its jobs' events go unless a request names another."""
     scope_list = sorted(set(scopes))
     if not scope_list:  # a key that can call nothing is a mistake, never a wish
         raise ValueError(f"at least one scope is required: {', '.join(SCOPES)}")
@@ -56,6 +67,8 @@ async def create_key(
         created_at=utcnow(),
         rate_limit=rate_limit,
         generation_rate_limit=generation_rate_limit,
+        webhook_url=webhook_url,
+        webhook_secret=new_webhook_secret(),
     )
     async with sessions.begin() as session:
         session.add(row)
@@ -86,6 +99,36 @@ async def set_rate_limits(
     async with sessions.begin() as session:
         result = await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(**values))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_webhook(
+    sessions: async_sessionmaker[AsyncSession], key_id: str, *, url: str | None, change_url: bool,
+    rotate_secret: bool,
+) -> ApiKey | None:
+    """Set (`change_url`; None clears it) a key's default webhook URL and/or give it a new
+    signing secret; the key as it now is, or None when there is no such key. Servers apply it
+    once their cached key expires; deliveries not yet sent are signed with the new secret."""
+    values: dict[str, str | None] = {}
+    if change_url:
+        values["webhook_url"] = url
+    if rotate_secret:
+        values["webhook_secret"] = new_webhook_secret()
+    async with sessions.begin() as session:
+        row = await session.get(ApiKey, key_id)
+        if row is None:
+            return None
+        for name, value in values.items():
+            setattr(row, name, value)
+    return row
+
+
+async def webhook_secrets(sessions: async_sessionmaker[AsyncSession], key_ids: Collection[str]) -> dict[str, str]:
+    """The webhook signing secret of each of `key_ids` that has one."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(ApiKey.id, ApiKey.webhook_secret).where(ApiKey.id.in_(list(key_ids)))
+        )
+    return {key_id: secret for key_id, secret in rows.all() if secret}
 
 
 def _own_limit(value: str | None) -> str | None:
@@ -123,7 +166,8 @@ async def authenticate(
     if row.revoked_at is not None:
         raise Unauthorized("API key has been revoked")
     key = AuthenticatedKey(
-        row.id, row.name, frozenset(row.scopes), row.sandbox, row.rate_limit, row.generation_rate_limit
+        row.id, row.name, frozenset(row.scopes), row.sandbox, row.rate_limit, row.generation_rate_limit,
+        webhook_url=row.webhook_url, signs_webhooks=row.webhook_secret is not None,
     )
     cache.put(key_hash, key)
     return key

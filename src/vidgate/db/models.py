@@ -5,10 +5,11 @@ from vidgate.billing.models import LedgerEntry
 from vidgate.db.base import Base
 from vidgate.jobs.models import Job
 from vidgate.uploads.models import Upload
+from vidgate.webhooks.models import WebhookDelivery
 
 metadata = Base.metadata
 
-__all__ = ["ApiKey", "Job", "LedgerEntry", "Upload", "metadata", "vidgate_object"]
+__all__ = ["ApiKey", "Job", "LedgerEntry", "Upload", "WebhookDelivery", "metadata", "vidgate_object"]
 
 
 def vidgate_object(name: str | None, type_: str, parent_names: object) -> bool:

@@ -82,3 +82,5 @@ class Job(Base):
     request_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     # The job whose video this one remakes (POST /v1/videos/{id}/remix).
     remix_of: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Where its events are sent (the request's webhook_url, else its key's default).
+    webhook_url: Mapped[str | None] = mapped_column(Text, default=None)

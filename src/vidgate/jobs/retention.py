@@ -1,6 +1,6 @@
 """Retention: outputs of jobs completed longer ago than `output_retention_days` are deleted
 from storage (either kind), and the job records when; uploads older than that are deleted,
-file and record. Run periodically by the embedded
+file and record, and so are webhook deliveries that are over. Run periodically by the embedded
 dispatcher, or by a maintenance task in scale-out."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from vidgate.db.base import utcnow
 from vidgate.jobs import store
 from vidgate.services import Services
 from vidgate.uploads import service as uploads
+from vidgate.webhooks import deliveries
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ async def delete_old_outputs(services: Services) -> None:
         pass
     while await _delete_uploads_batch(services) == BATCH:
         pass
+    await _forget_deliveries(services)
 
 
 async def _delete_batch(services: Services) -> int:
@@ -69,3 +71,14 @@ async def _delete_uploads_batch(services: Services) -> int:
     await uploads.forget(services.sessions, [upload.id for upload in old])
     log.info("retention deleted %d uploads made before %s", len(old), cutoff.isoformat())
     return len(old)
+
+
+async def _forget_deliveries(services: Services) -> None:
+    """Delete the webhook deliveries past retention that are over (delivered or given up)."""
+    days = services.settings.output_retention_days
+    if days is None:
+        return
+    cutoff = utcnow() - timedelta(days=days)
+    forgotten = await deliveries.forget_finished(services.sessions, created_before=cutoff)
+    if forgotten:
+        log.info("retention deleted %d webhook deliveries made before %s", forgotten, cutoff.isoformat())

@@ -33,6 +33,7 @@ from vidgate.jobs.models import Job, JobStatus
 from vidgate.media.fetch import SOURCE_FIELDS
 from vidgate.outbound import why_refused
 from vidgate.storage import Storage
+from vidgate.webhooks.urls import why_webhook_refused
 
 if TYPE_CHECKING:
     from vidgate.api.side import ApiSide
@@ -106,6 +107,7 @@ async def submit_generation(
     idempotency_key = check_idempotency_key(idempotency_key)
     spec = resolve_model(params, api.catalog)
     check_sources(params, storage=api.storage, policy=api.source_policy)
+    webhook_url = webhook_url_for(key, params.get("webhook_url"), api.source_policy)
     provider = choose_provider(key, spec, api.configured_providers)
     max_active_jobs = api.settings.max_active_jobs_per_key
     credits, seconds = spec.price(float(params["duration_seconds"]))
@@ -130,6 +132,7 @@ async def submit_generation(
             idempotency_key=idempotency_key,
             request_fingerprint=fingerprint,
             remix_of=remix_of,
+            webhook_url=webhook_url,
         ),
     )
     if isinstance(result, store.Replayed):
@@ -153,6 +156,24 @@ async def submit_generation(
     return Submission(result, replayed=False)
 
 
+def webhook_url_for(key: AuthenticatedKey, requested: str | None, policy: Policy) -> str | None:
+    """Where the job's events go: the request's webhook_url, else the key's; refused when its
+    text shows a private or local address, or when the key has no secret to sign them with."""
+    url = requested or key.webhook_url
+    if url is None:
+        return None
+    problem = why_webhook_refused(url, policy)
+    if problem is not None:
+        field = "webhook_url" if requested else "The API key's webhook URL"
+        raise BadRequest(f"{field} {problem}")
+    if not key.signs_webhooks:
+        raise BadRequest(
+            "This API key has no webhook signing secret (it was made before webhooks were): "
+            "`vidgate keys webhook KEY_ID --rotate-secret` gives it one"
+        )
+    return url
+
+
 def check_idempotency_key(value: str | None) -> str | None:
     if value is not None and not _IDEMPOTENCY_KEY.fullmatch(value):
         raise BadRequest(
@@ -164,6 +185,8 @@ def check_idempotency_key(value: str | None) -> str | None:
 def request_fingerprint(params: dict[str, Any]) -> str:
     """Equal for requests that mean the same, however their JSON was written (key order,
     defaults left out or spelled out)."""
+    if params.get("webhook_url") is None:  # as fingerprints made before the field existed
+        params = {name: value for name, value in params.items() if name != "webhook_url"}
     canonical = json.dumps(params, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -20,6 +20,7 @@ from vidgate.billing.ledger import Shortfall
 from vidgate.billing.models import EntryKind
 from vidgate.db.base import time_ordered_id, utcnow
 from vidgate.jobs.models import TERMINAL_STATUSES, Job, JobStatus
+from vidgate.webhooks import deliveries
 
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
@@ -55,6 +56,7 @@ class NewJob:
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     remix_of: str | None = None
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ def _new_job_row(job_id: str, new: NewJob) -> Job:
         request_fingerprint=new.request_fingerprint,
         cancel_requested=False,
         remix_of=new.remix_of,
+        webhook_url=new.webhook_url,
     )
 
 
@@ -350,6 +353,8 @@ async def _start_attempt(
             )
             .returning(Job)
         )
+        if started is not None:
+            deliveries.record(session, started)
     if started is not None:
         _journal("started", started, worker=worker_id)
     return started
@@ -454,6 +459,7 @@ async def complete(
         reserved = (job.estimated_credits, job.estimated_seconds)
         charged = (job.actual_credits or 0, job.actual_seconds or 0)
         await ledger.settle(session, key_id=job.key_id, job_id=job_id, reserved=reserved, charged=charged)
+        deliveries.record(session, job)
     _journal("completed", job, credits=charged[0], seconds=charged[1])
     return job
 
@@ -572,6 +578,7 @@ async def _finish_and_release(
             return None
         reserved = (job.estimated_credits, job.estimated_seconds)
         await ledger.release(session, key_id=job.key_id, job_id=job_id, reserved=reserved)
+        deliveries.record(session, job)
     _journal(status.value, job, **({"error_kind": kind.value, "error": error} if kind else {}))
     return job
 

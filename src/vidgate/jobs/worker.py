@@ -1,6 +1,6 @@
 """The worker side: the backends and the executor that run jobs, fed by the embedded
 dispatcher (in the server process) or by procrastinate (`vidgate worker` processes, and
-`vidgate serve` on PostgreSQL)."""
+`vidgate serve` on PostgreSQL), and the webhook sender."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from vidgate.jobs.dispatcher import Dispatcher
 from vidgate.jobs.executor import Executor
 from vidgate.media.fetch import source_client, source_policy
 from vidgate.services import Services
+from vidgate.webhooks.sender import WebhookSender, webhook_client
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class WorkerSide:
             services=services, backends=self.backends, http=http, dispatch=dispatch,
             worker_id="worker_" + secrets.token_hex(6),
         )
+        self.webhooks = WebhookSender(services, webhook_client(services.settings))
         self.runner: Dispatcher | queue.QueueRunner | None = None
         self.queue_app: procrastinate.App | None = None
         self._stopped = False
@@ -67,6 +69,7 @@ class WorkerSide:
             dispatch.abandon = worker.executor.abandon
             worker.runner = Dispatcher(executor=worker.executor, dispatch=dispatch, lanes=lanes)
         await worker.runner.start()
+        await worker.webhooks.start()
         return worker
 
     async def stop(self) -> None:
@@ -77,10 +80,12 @@ class WorkerSide:
         self._stopped = True
         if self.runner is not None:
             await self.runner.stop()
+        await self.webhooks.stop()
         await self.executor.heartbeats.stop()
         for backend in self.backends.values():
             await backend.aclose()
         await self.http.aclose()
+        await self.webhooks.http.aclose()
 
     # What procrastinate's tasks do here (queue.QueuedWork).
 

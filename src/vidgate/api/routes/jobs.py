@@ -1,5 +1,5 @@
 """GET /jobs, GET /jobs/{id} (with `?poll=true` long-poll), GET /jobs/{id}/events (Server-Sent
-Events), POST /jobs/{id}/cancel."""
+Events), GET /jobs/{id}/webhooks, POST /jobs/{id}/cancel."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from vidgate.api.deps import BEARER_SECURITY, JobsKey, KeyFirstRoute, api_of
 from vidgate.api.errors import error_responses
-from vidgate.api.presenters import PROVIDER_HEADER, base_url, job_object
-from vidgate.api.schemas import JobList, JobOut
+from vidgate.api.presenters import PROVIDER_HEADER, base_url, delivery_object, job_object
+from vidgate.api.schemas import JobList, JobOut, WebhookDeliveryList
 from vidgate.api.side import POSITION_SECONDS, ApiSide
 from vidgate.jobs import service, store
 from vidgate.jobs.models import Job, JobStatus
+from vidgate.webhooks import deliveries
 
 router = APIRouter(tags=["jobs"], route_class=KeyFirstRoute)
 
@@ -73,6 +74,22 @@ async def get_job(
     else:
         job = await service.cached_job(api, job_id, key_id=key.id)
     return await _job_response(job, request)
+
+
+@router.get(
+    "/jobs/{job_id}/webhooks",
+    openapi_extra=BEARER_SECURITY,
+    summary="A job's webhook deliveries",
+    response_model=WebhookDeliveryList,
+    responses=error_responses(401, 403, 404),
+)
+async def job_webhooks(job_id: str, request: Request, key: JobsKey) -> Any:
+    """Each event of the job sent (or to be sent) to its webhook URL, oldest first: whether it
+    was delivered, how many attempts it took, what the receiver answered last, and when a
+    failed one is tried again."""
+    api = api_of(request)
+    await service.cached_job(api, job_id, key_id=key.id)
+    return {"webhooks": [delivery_object(d) for d in await deliveries.for_job(api.sessions, job_id)]}
 
 
 # A comment line this often keeps proxies and load balancers from closing a quiet stream.
