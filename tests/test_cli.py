@@ -56,6 +56,35 @@ def test_create_list_revoke(run) -> None:  # type: ignore[no-untyped-def]
     assert again.exit_code != 0 and f"No active key with ID {key_id}" in again.output
 
 
+def test_webhook_secrets_are_shown_once_and_urls_checked(run) -> None:  # type: ignore[no-untyped-def]
+    created = run("keys", "create", "--name", "hooks", "--webhook-url", "https://hooks.example.com/vidgate")
+    assert created.exit_code == 0, created.output
+    lines = created.stdout.strip().splitlines()
+    assert lines[-2].startswith("Webhook signing secret (shown once): whsec_") and lines[-1].startswith("sk_")
+    assert "Webhooks go to https://hooks.example.com/vidgate" in created.output
+    first_secret = lines[-2].rsplit(" ", 1)[1]
+    key_id = re.search(r"key_[0-9a-f]{16}", created.output).group(0)  # type: ignore[union-attr]
+    assert first_secret not in run("keys", "list").output
+
+    rotated = run("keys", "webhook", key_id, "--rotate-secret")
+    assert rotated.exit_code == 0, rotated.output
+    assert f"{key_id}: webhooks go to https://hooks.example.com/vidgate" in rotated.output
+    second_secret = rotated.stdout.strip().splitlines()[-1].rsplit(" ", 1)[1]
+    assert second_secret.startswith("whsec_") and second_secret != first_secret
+
+    cleared = run("keys", "webhook", key_id, "--clear-url")
+    assert cleared.exit_code == 0 and "no default webhook URL" in cleared.output
+    assert "whsec_" not in cleared.output  # the secret is shown only when it is made
+
+    private = run("keys", "webhook", key_id, "--url", "http://192.168.1.5/hook")
+    assert private.exit_code == 2 and "192.168.1.5 is a private or local address" in private.output
+    refused = run("keys", "create", "--name", "x", "--webhook-url", "ftp://example.com/hook")
+    assert refused.exit_code == 2 and "the URL must be an http(s) URL" in refused.output
+    assert run("keys", "webhook", key_id).exit_code == 2  # nothing to change
+    missing = run("keys", "webhook", "key_0000000000000000", "--rotate-secret")
+    assert missing.exit_code == 1 and "No key with ID key_0000000000000000" in missing.output
+
+
 def test_bad_arguments_are_refused(run) -> None:  # type: ignore[no-untyped-def]
     result = run("keys", "create", "--name", "x", "--scopes", "video,admin", "--credits", "1",
                  "--video-seconds", "1")

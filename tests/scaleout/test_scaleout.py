@@ -17,6 +17,7 @@ from httpx_sse import aconnect_sse
 
 from tests.fal_fake import FakeFal
 from tests.scaleout.topology import Process, Topology
+from tests.webhook_receiver import receiving
 from vidgate.auth.keys import hash_key
 from vidgate.jobs.pg_events import libpq_url
 
@@ -301,3 +302,23 @@ async def test_a_job_streamed_from_one_api_shows_the_progress_of_a_worker_elsewh
     assert seen[-1]["status"] == "completed" and seen[-1]["outputData"]["video"]["url"]
     progress = {job["progress"] for job in seen if job["status"] == "processing"}
     assert len(progress) >= 2  # the worker's progress reached the other API process as it rendered
+
+
+async def test_a_webhook_receiver_sees_each_run_of_a_job_whose_worker_was_killed(scaled: Topology) -> None:
+    printed = scaled.vidgate("keys", "create", "--name", "hooks", "--credits", "100000", "--sandbox")
+    secret, key = (line.rsplit(" ", 1)[-1] for line in printed.strip().splitlines()[-2:])
+    with receiving() as receiver:
+        async with httpx.AsyncClient(timeout=60) as http:
+            job_id = await submit(http, scaled.apis[0], key, model="vidgate/local", duration_seconds=8,
+                                  webhook_url=receiver.url)
+            await _progress(http, scaled.apis[0], key, job_id)
+            scaled.kill(next(w for w in scaled.workers if w.name == _worker_of(scaled, job_id)))
+            assert (await finished(http, scaled.apis[1], key, job_id))["status"] == "completed"
+            await receiver.wait_for(3)
+            await asyncio.sleep(2)  # and no more
+            listed = (await http.get(f"{scaled.apis[1].url}/api/v1/jobs/{job_id}/webhooks", headers=auth(key))).json()
+    events = [request.verified(secret) for request in receiver.received]
+    assert sorted((event["type"], event["attempt"]) for event in events) == [
+        ("generation.completed", 2), ("generation.started", 1), ("generation.started", 2)]
+    assert len({request.headers["webhook-id"] for request in receiver.received}) == 3
+    assert {(d["status"], d["attempts"]) for d in listed["webhooks"]} == {("delivered", 1)}

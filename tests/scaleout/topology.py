@@ -143,6 +143,7 @@ class Topology:
             "VIDGATE_RATE_LIMIT": "1000000/minute",
             "VIDGATE_GENERATION_RATE_LIMIT": "1000000/minute",
             "VIDGATE_DATABASE_POOL_SIZE": "5",
+            "VIDGATE_ALLOW_PRIVATE_SOURCES": "true",  # the tests' webhook receivers are on loopback
             **self.overrides,
             **extra,
         })
