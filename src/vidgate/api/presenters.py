@@ -33,6 +33,11 @@ def absolute(url: str, base: str) -> str:
     return base + url if url.startswith("/") else url
 
 
+def link_url(storage: Storage, key: str, base: str) -> str:
+    """A link to the stored file `key`, made now, absolute."""
+    return absolute(storage.link(key).url, base)
+
+
 def output_with_links(
     output: dict[str, Any] | None, storage: Storage, base: str, *, deleted: bool = False
 ) -> dict[str, Any] | None:
@@ -49,7 +54,7 @@ def output_with_links(
             key = poster_key = None
         link = storage.link(key) if key else None
         video["url"] = absolute(link.url, base) if link else None
-        video["thumbnail_url"] = absolute(storage.link(poster_key).url, base) if poster_key else None
+        video["thumbnail_url"] = link_url(storage, poster_key, base) if poster_key else None
         video["url_expires_at"] = iso(link.expires_at) if link else None
         linked["video"] = video
     return linked

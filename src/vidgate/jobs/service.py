@@ -101,11 +101,13 @@ async def submit_generation(
     *,
     idempotency_key: str | None = None,
     remix_of: str | None = None,
+    spec: ModelSpec | None = None,
 ) -> Submission:
     """Store a job with its reservation (or find the one its Idempotency-Key made) and have a
-    worker run it. `remix_of`: the job whose video it remakes."""
+    worker run it. `remix_of`: the job whose video it remakes; `spec`: the model `params`
+    resolved to, when the caller has already resolved it."""
     idempotency_key = check_idempotency_key(idempotency_key)
-    spec = resolve_model(params, api.catalog)
+    spec = spec or resolve_model(params, api.catalog)
     check_sources(params, storage=api.storage, policy=api.source_policy)
     webhook_url = webhook_url_for(key, params.get("webhook_url"), api.source_policy)
     provider = choose_provider(key, spec, api.configured_providers)
@@ -208,18 +210,18 @@ def _payment_required(
     )
 
 
-async def cached_job(api: ApiSide, job_id: str, *, key_id: str) -> Job:
+async def cached_job(api: ApiSide, job_id: str, *, key_id: str, missing: str = "Job not found") -> Job:
     """The key's job, from the API's job cache when it holds it (events evict a job that
-    changed, wherever it changed)."""
+    changed, wherever it changed); NotFound saying `missing` when the key has no such job."""
     job = api.job_cache.get(job_id)
     if job is None:
         read_at = time.monotonic()
         job = await store.get(api.sessions, job_id, key_id=key_id)
         if job is None:
-            raise NotFound("Job not found")
+            raise NotFound(missing)
         api.job_cache.put(job.id, job, read_at=read_at)  # not if the job changed meanwhile
     elif job.key_id != key_id:
-        raise NotFound("Job not found")
+        raise NotFound(missing)
     return job
 
 

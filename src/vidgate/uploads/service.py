@@ -18,6 +18,7 @@ import av
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import delete, select
 
+from vidgate.config import Settings
 from vidgate.db.base import time_ordered_id, utcnow
 from vidgate.engine.errors import SourceMediaError
 from vidgate.engine.image import load_image
@@ -54,21 +55,20 @@ async def store_upload(
     sessions: Sessions,
     storage: Storage,
     *,
+    settings: Settings,
     key_id: str,
     file: BinaryIO,
     filename: str,
-    work_dir: Path,
-    max_bytes: int,
-    limits: SourceLimits,
 ) -> Upload:
-    """Check and keep `file` for `key_id`. BadRequest for a file that is no source this server
-    takes; PayloadTooLarge past `max_bytes`. Nothing is stored for a refused file."""
+    """Check and keep `file` for `key_id`, within the server's source limits (`settings`).
+    BadRequest for a file that is no source this server takes; PayloadTooLarge past
+    `max_source_bytes`. Nothing is stored for a refused file."""
     upload_id = time_ordered_id("file_")
-    folder = Path(tempfile.mkdtemp(prefix=f"{upload_id}-", dir=work_dir))
+    folder = Path(tempfile.mkdtemp(prefix=f"{upload_id}-", dir=settings.work_dir))
     try:
         copied = folder / "upload"
-        size = await asyncio.to_thread(_copy_within, file, copied, max_bytes)
-        inspected = await asyncio.to_thread(inspect_source, copied, limits)
+        size = await asyncio.to_thread(_copy_within, file, copied, settings.max_source_bytes)
+        inspected = await asyncio.to_thread(inspect_source, copied, settings.source_limits)
         stored_name = f"source{inspected.extension}"
         keys = await storage.put(upload_id, {stored_name: copied})
         upload = Upload(

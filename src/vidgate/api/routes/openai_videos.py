@@ -25,7 +25,7 @@ from vidgate.api.openai_videos import (
     remix_params,
     video_object,
 )
-from vidgate.api.presenters import REPLAYED_HEADER, absolute, base_url
+from vidgate.api.presenters import REPLAYED_HEADER, base_url, link_url
 from vidgate.api.schemas import GenerationRequest
 from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
@@ -83,24 +83,23 @@ async def create_video(
     source = None if reference is None else await _reference_url(api, key, reference.image_url,
                                                                 reference.file_id, request)
     params = _checked(generation_params(create, api.catalog, source_image=_LATER if upload else source))
-    service.resolve_model(params, api.catalog)  # refused before an upload is stored
+    spec = service.resolve_model(params, api.catalog)  # refused before an upload is stored
     if upload is None:
-        submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key)
+        submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key, spec=spec)
         return _polled(submission.job, replayed=submission.replayed)
     if idempotency_key is not None:  # a retried form: its file is not stored again (nor compared)
         earlier = await store.by_idempotency_key(api.sessions, key.id, service.check_idempotency_key(idempotency_key))
         if earlier is not None:
             return _polled(earlier, replayed=True)
     stored = await uploads.store_upload(
-        api.sessions, api.storage, key_id=key.id, file=upload.file, filename=upload.filename or "",
-        work_dir=api.settings.work_dir, max_bytes=api.settings.max_source_bytes,
-        limits=api.settings.source_limits,
+        api.sessions, api.storage, settings=api.settings, key_id=key.id, file=upload.file,
+        filename=upload.filename or "",
     )
     try:
         if stored.kind != "image":
             raise BadRequest("input_reference must be an image", param="input_reference")
-        params["source_image"] = absolute(api.storage.link(stored.storage_key).url, base_url(request))
-        submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key)
+        params["source_image"] = link_url(api.storage, stored.storage_key, base_url(request))
+        submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key, spec=spec)
     except BaseException:  # refused (402, 429...): the file uploaded for it goes too
         await uploads.delete_upload(api.sessions, api.storage, stored.id, key_id=key.id)
         raise
@@ -121,7 +120,7 @@ async def remix_video(
     api = api_of(request)
     original = await _job(api, video_id, key)
     stored = _stored_file(original, "video")
-    source = absolute(api.storage.link(stored).url, base_url(request))
+    source = link_url(api.storage, stored, base_url(request))
     params = _checked(remix_params(original, body.prompt, source))
     submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key,
                                                  remix_of=original.id)
@@ -163,7 +162,7 @@ async def _reference_url(api: ApiSide, key: AuthenticatedKey, image_url: str | N
     upload = await uploads.get_upload(api.sessions, file_id, key_id=key.id)
     if upload.kind != "image":
         raise BadRequest(f"input_reference: {file_id} is a {upload.kind}, not an image", param="input_reference")
-    return absolute(api.storage.link(upload.storage_key).url, base_url(request))
+    return link_url(api.storage, upload.storage_key, base_url(request))
 
 
 def _checked(params: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +232,7 @@ async def download_video(
     credential, so a client need not, and the SDK does not, send its key there."""
     api = api_of(request)
     stored = _stored_file(await _job(api, video_id, key), variant)
-    return RedirectResponse(absolute(api.storage.link(stored).url, base_url(request)), status_code=302)
+    return RedirectResponse(link_url(api.storage, stored, base_url(request)), status_code=302)
 
 
 def _stored_file(job: Job, variant: Literal["video", "thumbnail"]) -> str:
@@ -250,8 +249,5 @@ def _stored_file(job: Job, variant: Literal["video", "thumbnail"]) -> str:
 
 
 async def _job(api: ApiSide, video_id: str, key: AuthenticatedKey) -> Job:
-    job = await store.get(api.sessions, video_id, key_id=key.id)
-    if job is None:
-        raise NotFound(f"No video with id {video_id}")
-    return job
+    return await service.cached_job(api, video_id, key_id=key.id, missing=f"No video with id {video_id}")
 

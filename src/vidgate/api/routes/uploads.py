@@ -34,10 +34,8 @@ async def upload_file(
     `source_image` (an image) or `source_video` (a video) of a generation request. Uploads
     are deleted with outputs, after the server's retention period."""
     api = api_of(request)
-    settings = api.settings
     upload = await service.store_upload(
-        api.sessions, api.storage, key_id=key.id, file=file.file, filename=file.filename or "",
-        work_dir=settings.work_dir, max_bytes=settings.max_source_bytes, limits=settings.source_limits,
+        api.sessions, api.storage, settings=api.settings, key_id=key.id, file=file.file, filename=file.filename or "",
     )
     return upload_object(upload, api.storage, base_url(request))
 
