@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vidgate.db.base import UTCDateTime, time_ordered_id, utcnow
@@ -106,33 +106,52 @@ async def claim_due(sessions: Sessions, *, limit: int, hold_seconds: float) -> C
 @dataclass(frozen=True)
 class Outcome:
     delivery_id: str
+    token: str  # of the claim that sent it
     at: datetime
     status_code: int | None
     error: str | None  # None: delivered
     retry_at: datetime | None  # None with an error: no attempt left
 
+    def values(self) -> dict[str, Any]:
+        if self.error is None:
+            status, next_at, delivered = DeliveryStatus.DELIVERED, self.at, self.at
+        elif self.retry_at is not None:
+            status, next_at, delivered = DeliveryStatus.PENDING, self.retry_at, None
+        else:
+            status, next_at, delivered = DeliveryStatus.FAILED, self.at, None
+        return {"out_id": self.delivery_id, "out_token": self.token, "out_status": status.value,
+                "out_at": self.at, "out_code": self.status_code, "out_error": self.error,
+                "out_next": next_at, "out_delivered": delivered}
 
-async def settle(sessions: Sessions, token: str, outcomes: Sequence[Outcome]) -> None:
-    """Write what each send gave, for the deliveries `token` still holds."""
+
+# One statement of one shape for every outcome, run for many at once (executemany).
+_SETTLE = (
+    update(WebhookDelivery.__table__)
+    .where(
+        WebhookDelivery.__table__.c.id == bindparam("out_id"),
+        WebhookDelivery.__table__.c.lock_token == bindparam("out_token"),
+    )
+    .values(
+        status=bindparam("out_status"),
+        attempts=WebhookDelivery.__table__.c.attempts + 1,
+        last_attempt_at=bindparam("out_at"),
+        last_status_code=bindparam("out_code"),
+        last_error=bindparam("out_error"),
+        next_attempt_at=bindparam("out_next"),
+        delivered_at=bindparam("out_delivered"),
+        locked_until=None,
+        lock_token=None,
+    )
+)
+
+
+async def settle(sessions: Sessions, outcomes: Sequence[Outcome]) -> None:
+    """Write what each send gave, for the deliveries their claims still hold, in one
+    transaction."""
     if not outcomes:
         return
     async with sessions.begin() as session:
-        for outcome in outcomes:
-            if outcome.error is None:
-                status, values = DeliveryStatus.DELIVERED, {"delivered_at": outcome.at}
-            elif outcome.retry_at is not None:
-                status, values = DeliveryStatus.PENDING, {"next_attempt_at": outcome.retry_at}
-            else:
-                status, values = DeliveryStatus.FAILED, {}
-            await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == outcome.delivery_id, WebhookDelivery.lock_token == token)
-                .values(
-                    status=status.value, attempts=WebhookDelivery.attempts + 1, last_attempt_at=outcome.at,
-                    last_status_code=outcome.status_code, last_error=outcome.error,
-                    locked_until=None, lock_token=None, **values,
-                )
-            )
+        await session.execute(_SETTLE, [outcome.values() for outcome in outcomes])
 
 
 async def release(sessions: Sessions, token: str) -> None:

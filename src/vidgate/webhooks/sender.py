@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from datetime import timedelta
 
 import httpx
@@ -24,6 +25,7 @@ from standardwebhooks import Webhook
 from vidgate import __version__
 from vidgate.api.presenters import iso, job_object
 from vidgate.auth.service import webhook_secrets
+from vidgate.cache import ExpiringCache
 from vidgate.config import Settings
 from vidgate.db.base import utcnow
 from vidgate.jobs.events import EventKind
@@ -51,41 +53,53 @@ def webhook_client(settings: Settings) -> httpx.AsyncClient:
 
 
 class WebhookSender:
+    """Up to `webhook_concurrency` sends at once. Claims are made in batches (when half the
+    slots are free, or none is busy) and outcomes written in batches (whatever finished while
+    the last batch was written), so each delivery costs a share of two transactions."""
+
     def __init__(self, services: Services, http: httpx.AsyncClient) -> None:
         self.services = services
         self.sessions = services.sessions
         self.settings = services.settings
         self.http = http
         self._wake = asyncio.Event()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._finished = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._sending: set[asyncio.Task[None]] = set()
-        self._tokens: set[str] = set()
+        self._outcomes: list[Outcome] = []
+        self._unsettled: Counter[str] = Counter()  # deliveries of each claim not yet written
+        ttl = self.settings.key_cache_seconds
+        self._secret_cache: ExpiringCache[str] = ExpiringCache(lifetime=lambda _secret: ttl)
 
     async def start(self) -> None:
         # A job that changed may have recorded a delivery: look at once.
         self.services.events.on(EventKind.CHANGED, lambda _job_id: self._wake.set())
-        self._loop_task = asyncio.create_task(self._loop(), name="vidgate-webhooks")
+        self._tasks = [asyncio.create_task(self._claim_loop(), name="vidgate-webhooks"),
+                       asyncio.create_task(self._settle_loop(), name="vidgate-webhook-outcomes")]
 
     async def stop(self) -> None:
-        """Stop sending; what was claimed and not settled is due again at once (a receiver
-        may see it twice, with the same webhook-id)."""
-        tasks = [task for task in (self._loop_task, *self._sending) if task is not None]
+        """Stop sending; write what was sent, and give back what was claimed and not sent (due
+        again at once; a receiver may see it twice, with the same webhook-id)."""
+        tasks = [*self._tasks, *self._sending]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._loop_task = None
-        for token in list(self._tokens):
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self._settle()
+        for token in +self._unsettled:
             with contextlib.suppress(Exception):
                 await deliveries.release(self.sessions, token)
-        self._tokens.clear()
+        self._unsettled.clear()
 
-    async def _loop(self) -> None:
+    async def _claim_loop(self) -> None:
+        batch = max(1, self.settings.webhook_concurrency // 2)
         while True:
             self._wake.clear()
             free = self.settings.webhook_concurrency - len(self._sending)
-            if free > 0:
+            if free >= batch or not self._sending:
                 try:
                     await self._claim_and_send(free)
                 except Exception:
@@ -100,40 +114,70 @@ class WebhookSender:
         claimed = await deliveries.claim_due(self.sessions, limit=limit, hold_seconds=hold)
         if not claimed.deliveries:
             return
-        self._tokens.add(claimed.token)
-        secrets = await webhook_secrets(self.sessions, {d.key_id for d in claimed.deliveries})
-        left = len(claimed.deliveries)
-
-        def done(task: asyncio.Task[None]) -> None:
-            nonlocal left
-            self._sending.discard(task)
-            left -= 1
-            if left == 0:
-                self._tokens.discard(claimed.token)
-            self._wake.set()  # a slot is free
-
+        self._unsettled[claimed.token] += len(claimed.deliveries)
+        secrets = await self._secrets({d.key_id for d in claimed.deliveries})
         for delivery in claimed.deliveries:
             task = asyncio.create_task(self._deliver(delivery, secrets.get(delivery.key_id), claimed.token))
             self._sending.add(task)
-            task.add_done_callback(done)
+            task.add_done_callback(self._sent)
+
+    async def _secrets(self, key_ids: set[str]) -> dict[str, str]:
+        """The signing secret of each key that has one, remembered as long as the API side
+        remembers a key (a rotated secret signs within VIDGATE_KEY_CACHE_SECONDS)."""
+        known = {key_id: self._secret_cache.get(key_id) for key_id in key_ids}
+        missing = {key_id for key_id, secret in known.items() if secret is None}
+        if missing:
+            for key_id, secret in (await webhook_secrets(self.sessions, missing)).items():
+                self._secret_cache.put(key_id, secret)
+                known[key_id] = secret
+        return {key_id: secret for key_id, secret in known.items() if secret is not None}
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        self._wake.set()  # a slot is free
 
     async def _deliver(self, delivery: WebhookDelivery, secret: str | None, token: str) -> None:
         try:
-            outcome = await self.send(delivery, secret)
-            await deliveries.settle(self.sessions, token, [outcome])
+            outcome = await self.send(delivery, secret, token)
         except Exception:
             raise_if_cancelling()
-            log.exception("webhook %s: delivery failed", delivery.id)  # due again when the hold ends
+            log.exception("webhook %s: sending failed", delivery.id)  # due again when the hold ends
+            self._forget_claims([token])
             return
         if outcome.error is not None:
             log.info("webhook %s (%s of job %s) to %s: %s", delivery.id, delivery.event,
                      delivery.job_id, delivery.url, outcome.error)
+        self._outcomes.append(outcome)
+        self._finished.set()
 
-    async def send(self, delivery: WebhookDelivery, secret: str | None) -> Outcome:
-        """Send the delivery once; what came of it."""
+    async def _settle_loop(self) -> None:
+        while True:
+            await self._finished.wait()
+            self._finished.clear()
+            try:
+                await self._settle()
+            except Exception:
+                raise_if_cancelling()
+                log.exception("writing webhook outcomes failed")  # sent again when their hold ends
+            self._wake.set()  # claims whose outcomes are written are over
+
+    async def _settle(self) -> None:
+        outcomes, self._outcomes = self._outcomes, []
+        await deliveries.settle(self.sessions, outcomes)
+        self._forget_claims([outcome.token for outcome in outcomes])
+
+    def _forget_claims(self, tokens: list[str]) -> None:
+        """One delivery of the claim of each of `tokens` needs no giving back any more."""
+        self._unsettled.subtract(tokens)
+        for token in set(tokens):
+            if self._unsettled[token] <= 0:
+                del self._unsettled[token]
+
+    async def send(self, delivery: WebhookDelivery, secret: str | None, token: str) -> Outcome:
+        """Send the delivery (held by the claim `token`) once; what came of it."""
         now = utcnow()
         if secret is None:  # keys get one when created; a request is refused without it
-            return Outcome(delivery.id, now, None, "the API key has no webhook signing secret", None)
+            return Outcome(delivery.id, token, now, None, "the API key has no webhook signing secret", None)
         body = self.body(delivery)
         headers = {
             "content-type": "application/json",
@@ -148,14 +192,14 @@ class WebhookSender:
                 async with self.http.stream("POST", delivery.url, content=body, headers=headers) as response:
                     await _read_some(response)
         except (SSRFGuardError, httpx.ConnectError, httpx.ConnectTimeout):
-            return self._failed(delivery, None, UNREACHABLE.format(host=host))
+            return self._failed(delivery, token, None, UNREACHABLE.format(host=host))
         except (TimeoutError, httpx.TimeoutException):
-            return self._failed(delivery, None, f"{host} did not answer within {self.settings.webhook_timeout_seconds:g} s")
+            return self._failed(delivery, token, None, f"{host} did not answer within {self.settings.webhook_timeout_seconds:g} s")
         except httpx.HTTPError as exc:
-            return self._failed(delivery, None, f"sending to {host} failed: {type(exc).__name__}")
+            return self._failed(delivery, token, None, f"sending to {host} failed: {type(exc).__name__}")
         if response.is_success:
-            return Outcome(delivery.id, utcnow(), response.status_code, None, None)
-        return self._failed(delivery, response.status_code, f"the receiver answered HTTP {response.status_code}")
+            return Outcome(delivery.id, token, utcnow(), response.status_code, None, None)
+        return self._failed(delivery, token, response.status_code, f"the receiver answered HTTP {response.status_code}")
 
     def body(self, delivery: WebhookDelivery) -> bytes:
         job = deliveries.job_from_snapshot(delivery.job_snapshot)
@@ -167,13 +211,13 @@ class WebhookSender:
         }
         return json.dumps(event, separators=(",", ":")).encode()
 
-    def _failed(self, delivery: WebhookDelivery, status_code: int | None, error: str) -> Outcome:
+    def _failed(self, delivery: WebhookDelivery, token: str, status_code: int | None, error: str) -> Outcome:
         """The outcome of a send that failed: tried again after the schedule's next wait, or
         given up after its last."""
         now = utcnow()
         waits = self.settings.webhook_retry_seconds
         retry_at = now + timedelta(seconds=waits[delivery.attempts]) if delivery.attempts < len(waits) else None
-        return Outcome(delivery.id, now, status_code, error, retry_at)
+        return Outcome(delivery.id, token, now, status_code, error, retry_at)
 
 
 async def _read_some(response: httpx.Response) -> None:
