@@ -1,5 +1,5 @@
 """The ASGI application: routes under /api/v1 (the backends' own included), OpenAI's videos
-API under /v1, files under /files, errors in one shape (OpenAI's under /v1). Its lifespan opens the shared services and starts the API side,
+API under /v1, files under /files, the playground at /, errors in one shape (OpenAI's under /v1). Its lifespan opens the shared services and starts the API side,
 and, unless told not to, the worker side in the same process."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from vidgate.api.docs_pages import add_docs_pages
 from vidgate.api.errors import document_validation_errors_as_400, install_error_handlers
 from vidgate.api.limits import FORM_OVERHEAD_BYTES, BodySizeLimit
 from vidgate.api.openai_videos import OPENAI_PREFIX
+from vidgate.api.playground_page import add_playground
 from vidgate.api.rate_limit_headers import RateLimitHeaders
 from vidgate.api.routes import files, jobs, models, openai_videos, ops, quota, uploads, videos
 from vidgate.backends.registry import PluginFactory, load_plugins
@@ -68,6 +69,7 @@ def create_app(
     app.include_router(files.router)
     app.include_router(ops.router)
     add_docs_pages(app)
+    add_playground(app)
     install_error_handlers(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit, uploads={

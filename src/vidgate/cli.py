@@ -117,7 +117,8 @@ def serve(host: str | None, port: int | None, no_workers: bool) -> None:
             '    -H "Content-Type: application/json" \\\n'
             "    -d '{\"prompt\": \"Ocean waves crashing on rocks\", \"duration_seconds\": 5}'\n"
         )
-    click.echo(f"vidgate on {base} (docs at {base}/docs), data in {settings.data_dir.resolve()}")
+    click.echo(f"vidgate on {base} (make a video in the browser at {base}/, API docs at {base}/docs), "
+               f"data in {settings.data_dir.resolve()}")
     app = create_app(settings, workers=not no_workers)
     log_config = setup_logging(settings.log_format)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=log_config)
