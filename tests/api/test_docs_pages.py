@@ -17,7 +17,7 @@ from tests.live_server import serve_in_thread
 from vidgate.app import create_app
 from vidgate.cli import main as cli
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright never downloads a browser of its own here
 
