@@ -5,6 +5,7 @@ server answering 503 then 200), which keeps a submission's Idempotency-Key."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.conftest import make_png, settings_for_tests
 from tests.live_server import serve_in_thread
+from tests.webhook_receiver import receiving
 from vidgate import AsyncClient, Client
 from vidgate.app import create_app
 from vidgate.auth import service as keys
@@ -24,7 +26,7 @@ from vidgate.sdk.errors import AuthenticationError, VidgateError
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     """A running server; yields its URL, a sandbox key, and one with 10 credits."""
-    settings = settings_for_tests(tmp_path_factory.mktemp("sdk") / "data")
+    settings = settings_for_tests(tmp_path_factory.mktemp("sdk") / "data", allow_private_sources=True)
     made = [with_database(settings, lambda sessions, credits=credits: keys.create_key(
         sessions, name="sdk", scopes=("video", "jobs", "usage"), credits=credits, video_seconds=10_000, sandbox=True,
     ))[1] for credits in (100_000, 10)]
@@ -62,13 +64,20 @@ def test_a_local_image_is_uploaded_for_an_image_to_video(live: tuple[str, str, s
 
 def test_jobs_are_followed_and_cancelled(live: tuple[str, str, str]) -> None:
     base, key, _poor = live
-    with Client(base, key) as client:
+    with Client(base, key) as client, receiving() as receiver:
         job = client.videos.generate("a long sunrise", model="vidgate/local", duration_seconds=60, resolution="1080p",
-                                     wait=False)
+                                     wait=False, webhook_url=receiver.url)
         assert job.status in ("pending", "processing")
         cancelled = client.jobs.cancel(job.id)
         assert cancelled.status == "cancelled"
         assert [step.status for step in client.jobs.events(job.id)] == ["cancelled"]
+        for _ in range(100):  # the cancel's webhook, as the client lists it
+            deliveries = client.jobs.webhooks(job.id)
+            if deliveries and all(d["status"] == "delivered" for d in deliveries):
+                break
+            time.sleep(0.1)
+        assert deliveries[-1]["event"] == "generation.cancelled" and deliveries[-1]["status"] == "delivered"
+        assert deliveries[-1]["id"] in receiver.by_id()
 
 
 def test_the_apis_errors_are_typed(live: tuple[str, str, str]) -> None:
@@ -88,6 +97,7 @@ async def test_the_async_client_generates_and_waits(live: tuple[str, str, str]) 
         job = await client.videos.generate("a quiet lake", duration_seconds=1)
         assert job.status == "completed" and job.video_url
         assert (await client.jobs.get(job.id)).status == "completed"
+        assert await client.jobs.webhooks(job.id) == []  # it named no webhook_url, nor has its key one
 
 
 def test_a_submission_is_retried_after_a_503_with_the_same_idempotency_key() -> None:

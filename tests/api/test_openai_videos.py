@@ -99,6 +99,14 @@ def test_what_a_model_cannot_do_is_a_400_in_openais_shape_listing_what_it_can(li
     assert body["type"] == "invalid_request_error" and body["param"] == "size"
     assert body["message"].startswith("size 1024x1792 is not one vidgate/local makes; it makes 1280x720, ")
     assert "720x1280" in body["message"]
+    for fields, param, message in (
+        ({"seconds": "90", "model": "vidgate/local"}, "seconds", "duration_seconds must be between 1 and 60 for model vidgate/local"),
+        ({"model": "no/such-model"}, "model", "Invalid model: no/such-model."),
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            sdk.videos.create(prompt="p", **fields)  # type: ignore[arg-type]
+        assert isinstance(refused.value.body, dict)
+        assert refused.value.body["param"] == param and refused.value.body["message"].startswith(message)
     with pytest.raises(openai.NotFoundError):
         sdk.videos.retrieve("job_missing")
     base, _key = live

@@ -65,7 +65,17 @@ async def test_an_uploaded_image_is_the_source_of_an_image_to_video_job(offline:
 
     assert (await offline.client.get(f"{FILES}/{stored['id']}", headers=auth(key))).json() == stored
     listed = await offline.client.get(FILES, headers=auth(key))
-    assert listed.json() == {"object": "list", "data": [stored]}
+    assert listed.json() == {"object": "list", "data": [stored], "has_more": False, "last_id": stored["id"]}
+
+
+async def test_uploads_are_listed_a_page_at_a_time(offline: Harness) -> None:
+    key = await offline.key()
+    made = [(await upload(offline, key, make_png(64, 48 + n), name=f"{n}.png")).json()["id"] for n in range(3)]
+    first = (await offline.client.get(f"{FILES}?limit=2", headers=auth(key))).json()
+    assert [f["id"] for f in first["data"]] == made[:0:-1] and first["has_more"] is True
+    rest = (await offline.client.get(f"{FILES}?limit=2&after={first['last_id']}", headers=auth(key))).json()
+    assert [f["id"] for f in rest["data"]] == made[:1] and rest["has_more"] is False
+    assert rest["last_id"] == made[0]
 
 
 async def test_an_uploaded_video_is_the_source_of_a_video_to_video_job(offline: Harness) -> None:

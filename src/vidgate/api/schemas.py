@@ -477,10 +477,13 @@ class UploadOut(BaseModel):
 
 
 class UploadList(BaseModel):
-    model_config = _examples({"object": "list", "data": [_UPLOAD_EXAMPLE]})
+    model_config = _examples({"object": "list", "data": [_UPLOAD_EXAMPLE], "has_more": False,
+                              "last_id": _UPLOAD_EXAMPLE["id"]})
 
     object: Literal["list"]
     data: list[UploadOut]
+    has_more: bool = Field(description="More uploads follow: ask again with after=last_id")
+    last_id: str | None = Field(description="The id of the page's last (oldest) upload")
 
 
 class UploadDeleted(BaseModel):

@@ -189,6 +189,11 @@ class Jobs:
     def cancel(self, job_id: str) -> Job:
         return Job.from_api(self._client._send(_Call("POST", f"{API}/jobs/{job_id}/cancel")))
 
+    def webhooks(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's webhook deliveries, as GET /api/v1/jobs/{id}/webhooks gives them."""
+        deliveries: list[dict[str, Any]] = self._client._send(_Call("GET", f"{API}/jobs/{job_id}/webhooks"))["webhooks"]
+        return deliveries
+
     def events(self, job_id: str) -> Iterator[Job]:
         """The job at each change of its status or progress, to its end; a dropped stream is
         resumed where it stopped."""
@@ -322,6 +327,12 @@ class AsyncJobs:
 
     async def cancel(self, job_id: str) -> Job:
         return Job.from_api(await self._client._send(_Call("POST", f"{API}/jobs/{job_id}/cancel")))
+
+    async def webhooks(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's webhook deliveries, as GET /api/v1/jobs/{id}/webhooks gives them."""
+        answer = await self._client._send(_Call("GET", f"{API}/jobs/{job_id}/webhooks"))
+        deliveries: list[dict[str, Any]] = answer["webhooks"]
+        return deliveries
 
     async def events(self, job_id: str) -> AsyncIterator[Job]:
         async for job in self._stream(job_id):

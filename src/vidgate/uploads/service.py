@@ -183,11 +183,17 @@ async def get_upload(sessions: Sessions, upload_id: str, *, key_id: str) -> Uplo
     return upload
 
 
-async def list_uploads(sessions: Sessions, *, key_id: str, limit: int) -> list[Upload]:
-    """The key's uploads, newest first."""
+async def list_uploads(
+    sessions: Sessions, *, key_id: str, limit: int, after: str | None = None
+) -> tuple[list[Upload], bool]:
+    """Up to `limit` of the key's uploads, newest first, older than the upload `after` (ids
+    sort by creation), and whether more follow."""
+    query = select(Upload).where(Upload.key_id == key_id)
+    if after is not None:
+        query = query.where(Upload.id < after)
     async with sessions() as session:
-        query = select(Upload).where(Upload.key_id == key_id).order_by(Upload.created_at.desc(), Upload.id.desc())
-        return list((await session.scalars(query.limit(limit))).all())
+        found = list((await session.scalars(query.order_by(Upload.id.desc()).limit(limit + 1))).all())
+    return found[:limit], len(found) > limit
 
 
 async def delete_upload(sessions: Sessions, storage: Storage, upload_id: str, *, key_id: str) -> None:

@@ -29,6 +29,7 @@ from vidgate.api.presenters import REPLAYED_HEADER, base_url, link_url
 from vidgate.api.schemas import GenerationRequest
 from vidgate.api.side import ApiSide
 from vidgate.auth.cache import AuthenticatedKey
+from vidgate.catalog import ModelSpec
 from vidgate.errors import BadRequest, Conflict, NotFound
 from vidgate.jobs import service, store
 from vidgate.jobs.models import Job, JobStatus
@@ -83,7 +84,7 @@ async def create_video(
     source = None if reference is None else await _reference_url(api, key, reference.image_url,
                                                                 reference.file_id, request)
     params = _checked(generation_params(create, api.catalog, source_image=_LATER if upload else source))
-    spec = service.resolve_model(params, api.catalog)  # refused before an upload is stored
+    spec = _resolved(params, api)  # refused before an upload is stored
     if upload is None:
         submission = await service.submit_generation(api, key, params, idempotency_key=idempotency_key, spec=spec)
         return _polled(submission.job, replayed=submission.replayed)
@@ -128,6 +129,19 @@ async def remix_video(
 
 
 _LATER = "data:,"  # stands for an input_reference file until it is stored
+
+# The request field of this API a catalog check names by its NovaKit field.
+_OPENAI_PARAM = {"duration_seconds": "seconds", "resolution": "size", "aspect_ratio": "size", "model": "model",
+                 "Invalid model": "model"}
+
+
+def _resolved(params: dict[str, Any], api: ApiSide) -> ModelSpec:
+    """The model `params` name, checked; a refusal names the field of this API at fault."""
+    try:
+        return service.resolve_model(params, api.catalog)
+    except BadRequest as exc:
+        field = next((name for prefix, name in _OPENAI_PARAM.items() if exc.message.startswith(prefix)), None)
+        raise BadRequest(exc.message, param=field) from exc
 
 
 async def _create_fields(request: Request) -> tuple[dict[str, Any], UploadFile | None]:

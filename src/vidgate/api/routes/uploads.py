@@ -51,12 +51,15 @@ async def list_uploads(
     request: Request,
     key: UploadKey,
     limit: int = Query(default=20, ge=1, le=100, description="Maximum results (1-100)"),
+    after: str | None = Query(default=None, description="The `last_id` of the previous page"),
 ) -> Any:
-    """This key's uploads, newest first."""
+    """This key's uploads, newest first, a page at a time: while `has_more`, ask again with
+    `after` set to the page's `last_id`."""
     api = api_of(request)
-    uploads = await service.list_uploads(api.sessions, key_id=key.id, limit=limit)
+    uploads, more = await service.list_uploads(api.sessions, key_id=key.id, limit=limit, after=after)
     base = base_url(request)
-    return {"object": "list", "data": [upload_object(upload, api.storage, base) for upload in uploads]}
+    return {"object": "list", "data": [upload_object(upload, api.storage, base) for upload in uploads],
+            "has_more": more, "last_id": uploads[-1].id if uploads else None}
 
 
 @router.get(
