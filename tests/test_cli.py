@@ -250,7 +250,9 @@ def test_install_runs_pip_only_when_the_project_or_the_extras_change(tmp_path: P
 
     assert pip_runs() == ["-m pip install --quiet -e ."]
     assert pip_runs() == []  # a restart installs nothing
-    assert pip_runs("test") == ["-m pip install --quiet -e .[test]"]
+    assert pip_runs("test") == [
+        "-m pip install --quiet --no-deps torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu",
+        "-m pip install --quiet -e .[test,gpu]"]
     assert pip_runs() == [] and pip_runs("test") == []  # the test tools include the rest
     with (tmp_path / "pyproject.toml").open("a") as project:
         project.write("\n# a dependency changed\n")

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings
 
 from tests.conftest import installed_catalog
 from vidgate.backends.fal import FalSettings
+from vidgate.backends.gpu.config import GpuSettings
 from vidgate.catalog.models import TIER_CREDITS_PER_SECOND
 from vidgate.config import Settings
 
@@ -29,7 +30,7 @@ def test_tier_prices_are_documented() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    owners: list[type[BaseSettings]] = [Settings, FalSettings]  # the server's, and each backend's
+    owners: list[type[BaseSettings]] = [Settings, FalSettings, GpuSettings]  # the server's, and each backend's
     for owner in owners:
         prefix = owner.model_config.get("env_prefix", "")
         for name, field in owner.model_fields.items():

@@ -488,3 +488,36 @@ def keys_limits(key_id: str, rate_limit: str | None, generation_rate_limit: str 
         raise click.ClickException(f"No key with ID {key_id}")
     shown = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changes.items())
     click.echo(f"{key_id}: {shown}")
+
+
+@main.group(name="models")
+def models_group() -> None:
+    """The models this server can serve."""
+
+
+@models_group.command("check")
+def models_check() -> None:
+    """Say which GPU models have their weights in place, and what is missing where. Exits 1
+    when none can be served."""
+    from vidgate.backends.gpu.config import GpuSettings
+    from vidgate.backends.gpu.plugin import missing_packages, weights
+
+    settings, gpu = settings_or_exit(), GpuSettings()
+    packages = missing_packages()
+    if packages:
+        click.echo(f"The GPU models need {', '.join(packages)}: pip install 'vidgate[gpu]'")
+    by_folder: dict[Path, list[Any]] = {}
+    for found in weights(settings, gpu):
+        by_folder.setdefault(found.folder, []).append(found)
+    ready = 0
+    for folder, models in by_folder.items():
+        ids, missing, source = ", ".join(m.model.id for m in models), models[0].missing, models[0].model.weights_from
+        if not missing:
+            ready += len(models)
+            click.echo(f"{ids}: ready ({folder.resolve()})")
+            continue
+        click.echo(f"{ids}: missing {'; '.join(missing)}")
+        click.echo(f"  put the diffusers-format weights of {source} in {folder.resolve()}, e.g. "
+                   f"`hf download {source} --local-dir {folder.resolve()}` where there is internet")
+    if not ready or packages:
+        raise SystemExit(1)

@@ -31,7 +31,7 @@ from vidgate.media.limits import SourceLimits
 from vidgate.storage import Storage
 
 ENTRY_POINT_GROUP = "vidgate.backends"
-DEFAULT_PLUGINS = ("vidgate.backends.local:plugin", "vidgate.backends.fal:plugin")
+DEFAULT_PLUGINS = ("vidgate.backends.local:plugin", "vidgate.backends.fal:plugin", "vidgate.backends.gpu.plugin:plugin")
 LANES = ("local", "fal", "gpu")
 
 
