@@ -439,7 +439,8 @@ def keys_revoke(key_id: str) -> None:
 @click.option("--url", default=None, metavar="URL", help="Where the events of the key's jobs go by default.")
 @click.option("--clear-url", is_flag=True, help="Send events only where a request names a webhook_url.")
 @click.option("--rotate-secret", is_flag=True,
-              help="Give the key a new signing secret (printed once); the old one stops at once.")
+              help="Give the key a new signing secret (printed once); servers sign with it within "
+                   "VIDGATE_KEY_CACHE_SECONDS.")
 def keys_webhook(key_id: str, url: str | None, clear_url: bool, rotate_secret: bool) -> None:
     """Set a key's default webhook URL, or give it a new signing secret. Servers apply it
     within VIDGATE_KEY_CACHE_SECONDS."""
@@ -452,17 +453,19 @@ def keys_webhook(key_id: str, url: str | None, clear_url: bool, rotate_secret: b
     settings = settings_or_exit()
     _check_webhook_url(settings, url)
 
-    async def change(sessions: Sessions) -> ApiKey | None:
-        return await keys.set_webhook(
+    async def change(sessions: Sessions) -> tuple[ApiKey | None, str | None]:
+        before = await keys.webhook_secrets(sessions, [key_id])
+        row = await keys.set_webhook(
             sessions, key_id, url=url, change_url=url is not None or clear_url, rotate_secret=rotate_secret
         )
+        return row, before.get(key_id)
 
-    row = with_database(settings, change, create=False)
+    row, old_secret = with_database(settings, change, create=False)
     if row is None:
         raise click.ClickException(f"No key with ID {key_id}")
     click.echo(f"{key_id}: webhooks go to {row.webhook_url}" if row.webhook_url
                else f"{key_id}: no default webhook URL (requests may name one)")
-    if rotate_secret:
+    if row.webhook_secret != old_secret:
         click.echo(f"Webhook signing secret (shown once): {row.webhook_secret}")
 
 

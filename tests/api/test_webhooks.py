@@ -190,6 +190,10 @@ async def test_a_key_without_a_signing_secret_is_told_how_to_get_one(harness: Ha
         "prompt": "a lighthouse", "model": "vidgate/local", "webhook_url": "https://example.com/hook"})
     assert response.status_code == 400
     assert "`vidgate keys webhook KEY_ID --rotate-secret`" in response.json()["error"]
+    key_id = (await harness.client.get("/api/v1/quota", headers=auth(key))).json()["key_id"]
+    given = await keys.set_webhook(harness.sessions, key_id, url="https://example.com/hook", change_url=True,
+                                   rotate_secret=False)
+    assert given is not None and (given.webhook_secret or "").startswith("whsec_")  # its first, with its URL
 
 
 async def test_a_pending_delivery_survives_a_restart(tmp_path: Path, database_url: str | None) -> None:

@@ -49,10 +49,10 @@ def gpu(models_dir: Path, **overrides: Any) -> GpuSettings:
 def test_sizes_and_frame_counts_take_each_familys_form() -> None:
     assert LTX.size("720p", "16:9") == (1280, 704) and LTX.size("720p", "4:3") == (960, 704)
     assert WAN.size("720p", "16:9") == (1280, 720) and WAN.size("720p", "1:1") == (720, 720)
-    assert [LTX.frames(seconds, 30) for seconds in (1, 2, 5, 8.5)] == [33, 57, 153, 257]
-    assert [WAN.frames(seconds, 30) for seconds in (1, 2, 2.6, 2.7)] == [29, 61, 77, 81]
-    assert all((LTX.frames(s / 10, 30) - 1) % 8 == 0 and (WAN.frames(s / 10, 30) - 1) % 4 == 0 for s in range(10, 90))
-    assert (LTX.max_duration(30), WAN.max_duration(30)) == (8.5, 2.6)
+    assert [LTX.frames(seconds) for seconds in (1, 2, 5, 10.2, 12)] == [25, 49, 121, 257, 257]
+    assert [WAN.frames(seconds) for seconds in (1, 2, 5)] == [17, 33, 81]
+    assert all((LTX.frames(s / 10) - 1) % 8 == 0 and (WAN.frames(s / 10) - 1) % 4 == 0 for s in range(10, 120))
+    assert (LTX.fps, WAN.fps, LTX.max_duration, WAN.max_duration) == (25, 16, 10.2, 5.0)
 
 
 def test_the_weights_check_names_what_is_missing(tmp_path: Path, models_dir: Path) -> None:
@@ -74,7 +74,8 @@ def test_models_are_listed_only_where_their_weights_are(tmp_path: Path, models_d
     assert empty.models == () and not empty.configured
     ready = gpu_plugin.plugin(settings, gpu(models_dir))
     assert [model.id for model in ready.models] == LTX_IDS and ready.configured and ready.lane == "gpu"
-    assert ready.models[0].resolutions == ("720p",) and ready.models[0].max_duration == 8.5
+    assert ready.models[0].resolutions == ("720p",) and ready.models[0].max_duration == 10.2
+    assert "fps" in ready.models[0].ignores  # clips play at the family's own rate, and say so
 
 
 def test_models_check_says_what_is_ready_and_where_the_rest_goes(
@@ -93,7 +94,7 @@ def test_models_check_says_what_is_ready_and_where_the_rest_goes(
 
 def request(**fields: Any) -> VideoRequest:
     """A request as the API passes it on; 0.3 s (shorter than the API takes) is the family's
-    shortest clip, 9 frames, quick to make on a CPU."""
+    shortest clip, 9 frames at 25 fps, quick to make on a CPU."""
     return VideoRequest.from_params({"prompt": "a paper boat drifting down a rainy street", "model": LTX_IDS[0],
                                      "duration_seconds": 0.3, "seed": 7, **fields})
 
@@ -118,7 +119,7 @@ async def test_a_clip_of_the_familys_size_with_progress_by_step_and_the_same_fra
     engine = backend(tmp_path, models_dir)
     seen: list[float] = []
     made = await run(engine, tmp_path / "a", request(), report_progress=seen.append)
-    assert (made.width, made.height, made.fps, made.duration_seconds) == (1280, 704, 30, 9 / 30)
+    assert (made.width, made.height, made.fps, made.duration_seconds) == (1280, 704, 25, 9 / 25)
     with av.open(str(made.video_path)) as video:
         stream = video.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height, stream.codec_context.name) == (1280, 704, "h264")
@@ -149,6 +150,17 @@ async def test_a_cancel_stops_between_steps_and_writes_no_file(tmp_path: Path, m
     assert done.video_path.is_file()
 
 
+def test_the_image_pipeline_shares_the_weights_in_their_precision(models_dir: Path) -> None:
+    import torch
+
+    from vidgate.backends.gpu.pipelines import Loaded
+
+    loaded = Loaded(models_dir / "ltx-video", gpu(models_dir, dtype="bfloat16"))
+    image = loaded.pipeline("LTXImageToVideoPipeline")
+    assert image.transformer is loaded.base.transformer and image.vae is loaded.base.vae
+    assert {loaded.base.transformer.dtype, loaded.base.vae.dtype, loaded.base.text_encoder.dtype} == {torch.bfloat16}
+
+
 @pytest.fixture
 async def on_the_gpu_lane(tmp_path: Path, models_dir: Path) -> AsyncIterator[tuple[Harness, str]]:
     settings = settings_for_tests(tmp_path / "data")
@@ -167,7 +179,7 @@ async def test_text_and_image_to_video_through_the_api_on_the_gpu_lane(on_the_gp
         "prompt": "a lighthouse at dusk", "model": "local/ltx-video", "duration_seconds": 1, "aspect_ratio": "9:16"})
     assert made.status_code == 200, made.text
     video = made.json()["data"]
-    assert (video["width"], video["height"], video["duration_seconds"]) == (704, 1280, 1.1)
+    assert (video["width"], video["height"], video["duration_seconds"]) == (704, 1280, 1.0)  # 25 frames at 25 fps
     assert made.headers["X-Vidgate-Provider"] == "diffusers"
 
     picture = "data:image/png;base64," + base64.b64encode(make_png(640, 480)).decode()
@@ -180,8 +192,7 @@ async def test_text_and_image_to_video_through_the_api_on_the_gpu_lane(on_the_gp
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"resolution": "1080p"}, "resolution 1080p is not available for model local/ltx-video; allowed: 720p"),
-    ({"fps": 60}, "fps 60 is not available for model local/ltx-video; allowed: 30"),
-    ({"duration_seconds": 9}, "duration_seconds must be between 1 and 8.5 for model local/ltx-video"),
+    ({"duration_seconds": 11}, "duration_seconds must be between 1 and 10.2 for model local/ltx-video"),
     ({"mode": "image_to_video", "source_image": "https://example.com/a.png"},
      "model local/ltx-video does not support mode image_to_video; it supports: text_to_video"),
 ])

@@ -106,19 +106,18 @@ async def set_webhook(
     rotate_secret: bool,
 ) -> ApiKey | None:
     """Set (`change_url`; None clears it) a key's default webhook URL and/or give it a new
-    signing secret; the key as it now is, or None when there is no such key. Servers apply it
-    once their cached key expires; deliveries not yet sent are signed with the new secret."""
-    values: dict[str, str | None] = {}
-    if change_url:
-        values["webhook_url"] = url
-    if rotate_secret:
-        values["webhook_secret"] = new_webhook_secret()
+    signing secret (a key without one gets one with its URL); the key as it now is, or None
+    when there is no such key. Servers apply it once their cached key expires
+    (VIDGATE_KEY_CACHE_SECONDS); deliveries sent after that are signed with the new secret."""
     async with sessions.begin() as session:
         row = await session.get(ApiKey, key_id)
         if row is None:
             return None
-        for name, value in values.items():
-            setattr(row, name, value)
+        if change_url:
+            row.webhook_url = url
+        # a key made before webhooks gets its first secret with its URL: it could send none
+        if rotate_secret or (url is not None and row.webhook_secret is None):
+            row.webhook_secret = new_webhook_secret()
     return row
 
 

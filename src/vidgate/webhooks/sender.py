@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
 # A claim holds its deliveries this much longer than a send may last, for writing the outcome.
 HOLD_MARGIN_SECONDS = 60.0
+# A stop lets the sends under way go on this long before it cuts them off.
+STOP_GRACE_SECONDS = 2.0
 # Of a receiver's answer, this much is read (so the connection can be used again); no more.
 MAX_ANSWER_BYTES = 64 * 1024
 
@@ -78,8 +80,13 @@ class WebhookSender:
                        asyncio.create_task(self._settle_loop(), name="vidgate-webhook-outcomes")]
 
     async def stop(self) -> None:
-        """Stop sending; write what was sent, and give back what was claimed and not sent (due
-        again at once; a receiver may see it twice, with the same webhook-id)."""
+        """Stop claiming; let the sends under way finish for a moment (STOP_GRACE_SECONDS);
+        write what was sent, and give back what was claimed and not sent (due again at once;
+        a receiver may see it twice, with the same webhook-id)."""
+        for task in self._tasks:
+            task.cancel()
+        if self._sending:
+            await asyncio.wait(list(self._sending), timeout=STOP_GRACE_SECONDS)
         tasks = [*self._tasks, *self._sending]
         for task in tasks:
             task.cancel()
@@ -139,14 +146,13 @@ class WebhookSender:
     async def _deliver(self, delivery: WebhookDelivery, secret: str | None, token: str) -> None:
         try:
             outcome = await self.send(delivery, secret, token)
-        except Exception:
+        except Exception:  # a fault of ours, not the receiver's: it counts as an attempt
             raise_if_cancelling()
-            log.exception("webhook %s: sending failed", delivery.id)  # due again when the hold ends
-            self._forget_claims([token])
-            return
-        if outcome.error is not None:
+            log.exception("webhook %s: sending failed", delivery.id)
+            outcome = self._failed(delivery, token, None, "the delivery could not be made (an error in vidgate)")
+        if outcome.error is not None:  # the URL's path and query may hold the receiver's token
             log.info("webhook %s (%s of job %s) to %s: %s", delivery.id, delivery.event,
-                     delivery.job_id, delivery.url, outcome.error)
+                     delivery.job_id, _host(delivery.url), outcome.error)
         self._outcomes.append(outcome)
         self._finished.set()
 
@@ -186,7 +192,7 @@ class WebhookSender:
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": Webhook(secret).sign(delivery.id, now, body),
         }
-        host = httpx.URL(delivery.url).host
+        host = _host(delivery.url)
         try:
             async with asyncio.timeout(self.settings.webhook_timeout_seconds):
                 async with self.http.stream("POST", delivery.url, content=body, headers=headers) as response:
@@ -218,6 +224,13 @@ class WebhookSender:
         waits = self.settings.webhook_retry_seconds
         retry_at = now + timedelta(seconds=waits[delivery.attempts]) if delivery.attempts < len(waits) else None
         return Outcome(delivery.id, token, now, status_code, error, retry_at)
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or url
+    except httpx.InvalidURL:
+        return "an invalid URL"
 
 
 async def _read_some(response: httpx.Response) -> None:

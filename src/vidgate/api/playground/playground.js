@@ -79,13 +79,16 @@ function showKey() {
 }
 
 async function refreshQuota() {
-  if (!key()) return;
+  const asked = key();
+  if (!asked) return;
   try {
     const quota = await call("quota");
+    if (key() !== asked) return; // the key changed meanwhile: this answer is another key's
     const credits = quota.quotas.credits;
     const seconds = quota.quotas.video_seconds;
     $("quota").textContent = `${credits.remaining} credits and ${seconds.remaining} video seconds left`;
   } catch (error) {
+    if (key() !== asked) return;
     $("quota").textContent = "";
     if (error.status === 401) forgetKey(error);
   }
@@ -98,6 +101,7 @@ async function useKey(event) {
     showError(new ApiError(0, "A key is sk_ or sk_test_ followed by 64 hex digits"));
     return;
   }
+  stopRefreshing();
   sessionStorage.setItem(KEY_ITEM, given);
   $("key-input").value = "";
   showError(null);
@@ -105,8 +109,14 @@ async function useKey(event) {
   await Promise.all([refreshQuota(), refreshJobs()]);
 }
 
-function forgetKey(error) {
+function stopRefreshing() {
   if (state.following) state.following.abort();
+  state.jobsAsked += 1; // answers still on their way are for the key before
+  clearTimeout(state.refreshTimer);
+}
+
+function forgetKey(error) {
+  stopRefreshing();
   sessionStorage.removeItem(KEY_ITEM);
   showKey();
   $("jobs").tBodies[0].replaceChildren();
@@ -330,6 +340,7 @@ async function* serverSentEvents(stream) {
     buffer += value;
     let end;
     while ((end = buffer.search(/\r\n|\r|\n/)) >= 0) {
+      if (end === buffer.length - 1 && buffer[end] === "\r") break; // a \n may follow in the next chunk
       const line = buffer.slice(0, end);
       buffer = buffer.slice(end + (buffer.startsWith("\r\n", end) ? 2 : 1));
       if (line === "") {
@@ -399,10 +410,10 @@ async function refreshJobs() {
   try {
     listed = await call("jobs?limit=10");
   } catch (error) {
-    if (error.status === 401) forgetKey(error);
+    if (asked === state.jobsAsked && error.status === 401) forgetKey(error);
     return;
   }
-  if (asked !== state.jobsAsked) return; // a later refresh is on its way: this answer is older
+  if (asked !== state.jobsAsked) return; // a later refresh (or another key) came since: this answer is older
   const rows = listed.jobs.map(jobRow);
   $("jobs").tBodies[0].replaceChildren(...rows);
   clearTimeout(state.refreshTimer);

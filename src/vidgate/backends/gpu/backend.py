@@ -5,11 +5,10 @@ weights kept between jobs), encoded with the local engine's H.264 writer."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import threading
-from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import av
 import numpy as np
@@ -30,7 +29,10 @@ from vidgate.media.probe import source_size
 from vidgate.storage import Storage
 
 if TYPE_CHECKING:
-    from vidgate.backends.gpu.pipelines import Loaded
+    from vidgate.backends.gpu.pipelines import Generation, Loaded
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Of a job's progress, the denoising steps make this share; decoding and encoding the rest.
 STEPS_SHARE = 0.9
@@ -38,6 +40,10 @@ MODELS = {model.id: model for model in GPU_MODELS}
 
 
 class DiffusersBackend(Backend):
+    """One job on the device at a time, and one model's weights on it: a job for another
+    model frees the loaded one first (two models rarely fit one GPU beside a clip's
+    activations). The loaded weights stay between jobs."""
+
     name = "diffusers"
 
     def __init__(
@@ -49,47 +55,56 @@ class DiffusersBackend(Backend):
         self.storage = storage
         self.max_source_bytes = max_source_bytes
         self.source_limits = source_limits
-        self._loaded: dict[Path, Loaded] = {}
-        self._busy: defaultdict[Path, asyncio.Lock] = defaultdict(asyncio.Lock)  # one job per weights
+        self._loaded: tuple[Path, Loaded] | None = None
+        self._device = asyncio.Lock()
 
     async def run(self, ctx: JobContext) -> BackendResult:
         from vidgate.backends.gpu import pipelines  # torch and diffusers: only where jobs run
 
         model = MODELS[ctx.request.model]
+        family = model.family
         image, aspect = await self._source(ctx, model)
-        width, height = model.family.size(ctx.request.resolution, aspect)
-        frames = model.family.frames(float(ctx.request.duration_seconds), ctx.request.fps)
+        width, height = family.size(ctx.request.resolution, aspect)
+        frames = family.frames(float(ctx.request.duration_seconds))
         if image is not None:
             image = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
         job = pipelines.Generation(
             prompt=ctx.request.prompt, negative_prompt=ctx.request.negative_prompt or "", width=width, height=height,
-            frames=frames, steps=self.gpu.steps or model.family.steps, guidance_scale=model.family.guidance_scale,
+            frames=frames, steps=self.gpu.steps or family.steps, guidance_scale=family.guidance_scale,
             seed=ctx.request.seed or 0, image=image,
         )
-        folder = self.folders[model.id]
-        async with self._busy[folder]:
-            loaded = await self._load(folder)
+        async with self._device:
+            loaded = await _until_done(asyncio.ensure_future(self._load(self.folders[model.id])))
             pixels = await self._generate(loaded, model, job, ctx)
         ctx.report_progress(STEPS_SHARE)
         video, poster = ctx.work_dir / "video.mp4", ctx.work_dir / "poster.jpg"
-        await asyncio.to_thread(write_clip, pixels, video, poster, ctx.request.fps)
+        await asyncio.to_thread(write_clip, pixels, video, poster, family.fps)
         return BackendResult(video_path=video, poster_path=poster, width=width, height=height,
-                             fps=ctx.request.fps, duration_seconds=frames / ctx.request.fps)
+                             fps=family.fps, duration_seconds=frames / family.fps)
 
     async def _load(self, folder: Path) -> Loaded:
+        """The folder's weights, loaded unless they are already (any others freed first)."""
         from vidgate.backends.gpu import pipelines
 
-        if folder not in self._loaded:
-            try:
-                self._loaded[folder] = await asyncio.to_thread(pipelines.Loaded, folder, self.gpu)
-            except (OSError, ValueError) as exc:
-                raise BackendError(f"The model's weights in {folder} could not be loaded: {exc}",
-                                   kind=FailureKind.INTERNAL) from exc
-        return self._loaded[folder]
+        if self._loaded is not None and self._loaded[0] == folder:
+            return self._loaded[1]
+        self._loaded = None
+        await asyncio.to_thread(pipelines.free_memory)
+        try:
+            loaded = await asyncio.to_thread(pipelines.Loaded, folder, self.gpu)
+        except pipelines.OutOfMemory:
+            raise BackendError("The model does not fit in the GPU's memory; VIDGATE_GPU_CPU_OFFLOAD=true "
+                               "keeps its parts in CPU memory until they run", kind=FailureKind.PROVIDER) from None
+        except (OSError, ValueError) as exc:
+            log.error("loading the weights in %s failed: %s", folder, exc)
+            raise BackendError("The model's weights could not be loaded; the worker's log says why",
+                               kind=FailureKind.INTERNAL) from None
+        self._loaded = (folder, loaded)
+        return loaded
 
-    async def _generate(self, loaded: Loaded, model: GpuModel, job: object, ctx: JobContext) -> np.ndarray:
+    async def _generate(self, loaded: Loaded, model: GpuModel, job: Generation, ctx: JobContext) -> np.ndarray:
         """The frames, made in a thread that stops between steps once the job is cancelled. The
-        weights are not handed to another job before the thread has stopped."""
+        device is not handed to another job before the thread has ended."""
         from vidgate.backends.gpu import pipelines
 
         loop = asyncio.get_running_loop()
@@ -105,21 +120,17 @@ class DiffusersBackend(Backend):
             await asyncio.wait({made, cancel}, return_when=asyncio.FIRST_COMPLETED)
             if not made.done():
                 stop.set()
-            return await made
+            return await _until_done(made)
         except pipelines.Stopped:
             raise BackendCancelled() from None
-        except pipelines.OutOfMemory as exc:
+        except pipelines.OutOfMemory:
             raise BackendError(
-                f"The GPU ran out of memory making {job.width}x{job.height}, {job.frames} frames "  # type: ignore[attr-defined]
-                f"({exc}); a shorter clip, or VIDGATE_GPU_CPU_OFFLOAD=true, needs less",
-                kind=FailureKind.PROVIDER,
-            ) from exc
+                f"The GPU ran out of memory making {job.width}x{job.height}, {job.frames} frames; a shorter "
+                "clip, or VIDGATE_GPU_CPU_OFFLOAD=true, needs less", kind=FailureKind.PROVIDER,
+            ) from None
         finally:
             cancel.cancel()
-            if not made.done():  # this task was cancelled (shutdown): let the thread stop first
-                stop.set()
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(made)
+            stop.set()  # a no-op once the thread is done; else it stops at its next step
 
     async def _source(self, ctx: JobContext, model: GpuModel) -> tuple[Image.Image | None, str]:
         """The image of an image-to-video job (covering the frame), and the aspect ratio made."""
@@ -136,6 +147,21 @@ class DiffusersBackend(Backend):
         except SourceMediaError as exc:
             raise BackendError(str(exc), kind=FailureKind.INPUT) from exc
         return image, aspect
+
+
+async def _until_done(future: asyncio.Future[T]) -> T:
+    """`future`'s result. A cancel that arrives meanwhile waits for it to end (the thread
+    behind it cannot be stopped from here; `stop` ends a generation at its next step), then
+    goes on."""
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.wait({future})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError()
+    return future.result()
 
 
 def write_clip(pixels: np.ndarray, video: Path, poster: Path, fps: int) -> None:

@@ -21,8 +21,8 @@ class GpuSettings(BaseSettings):
         "wan-2.1-t2v-1.3b...). Default: `models` in the data folder.",
     )
     model_folders: dict[str, Path] = Field(
-        default={}, description='A folder for a model id elsewhere, e.g. {"local/ltx-video": "/srv/ltx"} '
-        "(JSON in the environment).",
+        default={}, description='A model\'s folder elsewhere, by its name in the models folder, e.g. '
+        '{"ltx-video": "/srv/ltx"} (JSON in the environment).',
     )
     device: str = Field(default="auto", description="torch device: auto (cuda when there is one, else cpu), cuda, cuda:1, cpu.")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
@@ -34,10 +34,6 @@ class GpuSettings(BaseSettings):
     )
     vae_tiling: bool = Field(default=True, description="Decode the video in tiles (the decode's peak memory is its largest).")
     vae_slicing: bool = Field(default=True, description="Decode a batch one video at a time.")
-    concurrency: int = Field(
-        default=1, ge=1, description="GPU jobs one worker process runs at once (one per model at a time)."
-    )
-
     @classmethod
     def settings_customise_sources(
         cls,

@@ -11,7 +11,6 @@ from vidgate.backends.gpu.families import LTX, WAN, Family
 from vidgate.catalog import ModelSpec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
-FPS = (30,)
 
 
 @dataclass(frozen=True)
@@ -27,8 +26,9 @@ class GpuModel:
     def spec(self) -> ModelSpec:
         return ModelSpec(
             id=self.id, title=self.title, provider="diffusers", tier="standard", modes=(self.mode,),
-            max_duration=self.family.max_duration(FPS[0]), best_for=self.best_for,
-            resolutions=("720p",), fps=FPS, ignores=("prompt_optimizer", "loop"),
+            max_duration=self.family.max_duration, best_for=self.best_for,
+            # fps is accepted and without effect: clips play at the family's own frame rate
+            resolutions=("720p",), ignores=("fps", "prompt_optimizer", "loop"),
         )
 
 
@@ -58,10 +58,14 @@ def missing_parts(folder: Path) -> list[str]:
         return [f"{index_path} cannot be read: {exc}"]
     missing = []
     for name, value in index.items():
-        if name.startswith("_") or not isinstance(value, list) or value[0] is None:
+        if name.startswith("_") or not isinstance(value, list) or not value or value[0] is None:
             continue
         part = folder / name
-        files = [path for path in part.iterdir() if path.is_file()] if part.is_dir() else []
+        try:
+            files = [path for path in part.iterdir() if path.is_file()] if part.is_dir() else []
+        except OSError as exc:
+            missing.append(f"{part} cannot be read: {exc.strerror}")
+            continue
         if not any(path.suffix == ".json" for path in files):
             missing.append(f"{part} (its configuration)")
         elif name in ("transformer", "vae", "text_encoder", "image_encoder") and not any(

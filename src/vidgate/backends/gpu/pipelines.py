@@ -32,7 +32,7 @@ class Stopped(Exception):
 
 
 class OutOfMemory(Exception):
-    """The device ran out of memory; what was held is freed."""
+    """The device ran out of memory; what the clip held is freed."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,21 @@ class Loaded:
     """One folder's weights, loaded once: the pipeline of each mode shares its components."""
 
     def __init__(self, folder: Path, settings: GpuSettings) -> None:
+        """OutOfMemory when the weights do not fit the device (what was moved is freed)."""
         self.device, dtype = device_and_dtype(settings)
         self.base = diffusers.DiffusionPipeline.from_pretrained(folder, dtype=dtype, local_files_only=True)
-        if settings.cpu_offload and self.device.startswith("cuda"):
-            self.base.enable_model_cpu_offload(device=self.device)
-        else:
-            self.base.to(self.device)
+        out_of_memory = False
+        try:
+            if settings.cpu_offload and self.device.startswith("cuda"):
+                self.base.enable_model_cpu_offload(device=self.device)
+            else:
+                self.base.to(self.device)
+        except torch.OutOfMemoryError:
+            out_of_memory = True
+        if out_of_memory:
+            del self.base
+            free_memory()
+            raise OutOfMemory()
         vae = getattr(self.base, "vae", None)
         if settings.vae_tiling and hasattr(vae, "enable_tiling"):
             vae.enable_tiling()
@@ -79,7 +88,8 @@ class Loaded:
         """The pipeline of `class_name` on these weights (made from the loaded one, sharing its
         components)."""
         if class_name not in self._by_class:
-            made = getattr(diffusers, class_name).from_pipe(self.base)
+            # from_pipe casts to float32 unless told: the shared weights would be converted
+            made = getattr(diffusers, class_name).from_pipe(self.base, dtype=self.base.dtype)
             made.set_progress_bar_config(disable=True)
             self._by_class[class_name] = made
         return self._by_class[class_name]
@@ -100,7 +110,10 @@ def generate(
         progress((step + 1) / job.steps)
         return tensors
 
-    extra = {"image": job.image} if job.image is not None else {}
+    extra: dict[str, Any] = {"image": job.image} if job.image is not None else {}
+    if family.passes_frame_rate:
+        extra["frame_rate"] = family.fps
+    out_of_memory = False
     try:
         output = pipe(
             prompt=job.prompt, negative_prompt=job.negative_prompt, width=job.width, height=job.height,
@@ -108,9 +121,11 @@ def generate(
             generator=torch.Generator(device="cpu").manual_seed(job.seed), output_type="np",
             callback_on_step_end=after_step, **extra,
         )
-    except torch.OutOfMemoryError as exc:
+    except torch.OutOfMemoryError:
+        out_of_memory = True  # freed below, once the traceback's hold on the tensors is gone
+    if out_of_memory:
         free_memory()
-        raise OutOfMemory(str(exc).splitlines()[0]) from exc
+        raise OutOfMemory()
     frames = np.asarray(output.frames[0])
     return (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
 

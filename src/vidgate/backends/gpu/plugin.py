@@ -28,7 +28,7 @@ def weights(settings: Settings, gpu: GpuSettings) -> list[Weights]:
     base = gpu.models_dir or settings.data_dir / "models"
     found = []
     for model in GPU_MODELS:
-        folder = gpu.model_folders.get(model.id) or base / model.folder
+        folder = gpu.model_folders.get(model.folder) or base / model.folder
         found.append(Weights(model, folder, missing_parts(folder)))
     return found
 
@@ -52,5 +52,5 @@ def plugin(settings: Settings, gpu: GpuSettings | None = None) -> BackendPlugin:
 
     return BackendPlugin(
         name="diffusers", lane="gpu", models=tuple(w.model.spec() for w in ready), create=create,
-        configured=bool(ready), concurrency=gpu.concurrency,
+        configured=bool(ready), concurrency=1,  # one job on the device at a time
     )
