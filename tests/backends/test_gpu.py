@@ -21,7 +21,7 @@ from tests.conftest import Harness, auth, make_png, serving, settings_for_tests
 from vidgate.auth import service as keys
 from vidgate.backends import local
 from vidgate.backends.base import JobContext, VideoRequest
-from vidgate.backends.errors import BackendCancelled
+from vidgate.backends.errors import BackendCancelled, BackendError
 from vidgate.backends.gpu import plugin as gpu_plugin
 from vidgate.backends.gpu.backend import DiffusersBackend
 from vidgate.backends.gpu.config import GpuSettings
@@ -148,6 +148,28 @@ async def test_a_cancel_stops_between_steps_and_writes_no_file(tmp_path: Path, m
     assert len(steps) < 4 and list((tmp_path / "job").iterdir()) == []
     done = await run(engine, tmp_path / "next", request())  # the weights serve the next job
     assert done.video_path.is_file()
+
+
+async def test_running_out_of_gpu_memory_fails_the_job_clearly_and_the_next_one_runs(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import diffusers
+    import torch
+
+    engine = backend(tmp_path, models_dir)
+    real_call = diffusers.LTXPipeline.__call__
+
+    def exhausted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB (GPU 0; 23.6 GiB total)")
+
+    monkeypatch.setattr(diffusers.LTXPipeline, "__call__", exhausted)
+    with pytest.raises(BackendError) as failed:
+        await run(engine, tmp_path / "big", request())
+    assert str(failed.value) == ("The GPU ran out of memory making 1280x704, 9 frames; a shorter clip, or "
+                                 "VIDGATE_GPU_CPU_OFFLOAD=true, needs less")  # nothing of the device's own words
+    assert list((tmp_path / "big").iterdir()) == []
+    monkeypatch.setattr(diffusers.LTXPipeline, "__call__", real_call)
+    assert (await run(engine, tmp_path / "next", request())).video_path.is_file()
 
 
 def test_the_image_pipeline_shares_the_weights_in_their_precision(models_dir: Path) -> None:
