@@ -162,6 +162,16 @@ class Server:
             self.proc.wait(timeout=10)
 
 
+def print_results(table: str, results: Any, *, as_json: bool) -> None:
+    """The table on stdout; asked for JSON, the figures on stdout and the table on stderr."""
+    if as_json:
+        print(table, file=sys.stderr)
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    else:
+        print(table)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -555,12 +565,7 @@ def main() -> int:
         return 130
     results["targets"] = verdicts(results)
     table = report(results)
-    if args.json:
-        print(table, file=sys.stderr)
-        json.dump(results, sys.stdout, indent=2)
-        print()
-    else:
-        print(table)
+    print_results(table, results, as_json=args.json)
     return 0
 
 

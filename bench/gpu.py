@@ -22,7 +22,6 @@ or under it).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from api import print_results  # bench/api.py
 
 LTX_PUBLISHED_SECONDS = 2.0
 
@@ -184,12 +184,7 @@ def main() -> int:
     results = [measure(case, device, dtype, args.tiny, compiled)
                for case in cases(args.tiny) for compiled in ([False] if args.no_compile else [False, True])]
     table = report(results, device_name)
-    if args.json:
-        print(table, file=sys.stderr)
-        json.dump({"device": device_name, "results": results}, sys.stdout, indent=2)
-        print()
-    else:
-        print(table)
+    print_results(table, {"device": device_name, "results": results}, as_json=args.json)
     return 0
 
 

@@ -28,7 +28,6 @@ Exit status 0 whatever the figures; non-zero only when the bench itself broke.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from api import (  # bench/api.py: the same server set-up as the API benchmark
     fmt,
     free_port,
     log,
+    print_results,
     raise_fd_limit,
     run_loadgen,
     vidgate_env,
@@ -139,12 +139,7 @@ def main() -> int:
         return 2
     results["targets"] = verdicts(results)
     table = report(results)
-    if args.json:
-        print(table, file=sys.stderr)
-        json.dump(results, sys.stdout, indent=2)
-        print()
-    else:
-        print(table)
+    print_results(table, results, as_json=args.json)
     return 0
 
 

@@ -59,6 +59,7 @@ from api import (  # bench/api.py: the same server set-up as the API benchmark
     fmt,
     free_port,
     log,
+    print_results,
     vidgate_env,
 )
 from loadgen import summary_ms
@@ -246,12 +247,7 @@ def main() -> int:
         return 2
     results["targets"] = verdicts(results)
     table = report(results)
-    if args.json:
-        print(table, file=sys.stderr)
-        json.dump(results, sys.stdout, indent=2)
-        print()
-    else:
-        print(table)
+    print_results(table, results, as_json=args.json)
     return 0
 
 
