@@ -1,7 +1,7 @@
-"""A tiny LTX-Video in diffusers' format, made in the test from configs with random weights (a
-word-level tokenizer built in code, no download): the real loader reads it as it would the
-real weights. Its VAE compresses as the real one does (32x in space, 8x in time), so frames
-of the sizes vidgate asks for stay cheap to make on a CPU."""
+"""A tiny LTX-Video and a tiny Wan 2.1 in diffusers' format, made in the test from configs with
+random weights (a word-level tokenizer built in code, no download): the real loader reads them
+as it would the real weights. Their VAEs compress as the real ones do in space and time, so
+frames of the sizes vidgate asks for stay cheap to make on a CPU."""
 
 from __future__ import annotations
 
@@ -49,5 +49,31 @@ def save_tiny_ltx(folder: Path) -> Path:
                                            relative_attention_num_buckets=8)).eval()
     pipeline = LTXPipeline(transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(),
                            text_encoder=text_encoder, tokenizer=tiny_tokenizer())
+    pipeline.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_wan(folder: Path) -> Path:
+    import torch
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,
+    )
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=32, d_model=32, d_kv=8, d_ff=37, num_layers=2,
+                                               num_heads=4, relative_attention_num_buckets=8)).eval()
+    pipeline = WanPipeline(tokenizer=tiny_tokenizer(), text_encoder=text_encoder, transformer=transformer, vae=vae,
+                           scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
     pipeline.save_pretrained(folder)
     return folder

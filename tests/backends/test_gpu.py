@@ -16,7 +16,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from tests.backends.gpu_support import save_tiny_ltx
+from tests.backends.gpu_support import save_tiny_ltx, save_tiny_wan
 from tests.conftest import Harness, auth, make_png, serving, settings_for_tests
 from vidgate.auth import service as keys
 from vidgate.backends import local
@@ -170,6 +170,20 @@ async def test_running_out_of_gpu_memory_fails_the_job_clearly_and_the_next_one_
     assert list((tmp_path / "big").iterdir()) == []
     monkeypatch.setattr(diffusers.LTXPipeline, "__call__", real_call)
     assert (await run(engine, tmp_path / "next", request())).video_path.is_file()
+
+
+async def test_wan_makes_its_own_form_and_one_model_at_a_time_is_loaded(
+    tmp_path: Path, models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    wan_folder = save_tiny_wan(tmp_path_factory.mktemp("wan") / "wan-2.1-t2v-1.3b")
+    engine = backend(tmp_path, models_dir)
+    engine.folders["local/wan-2.1-t2v-1.3b"] = wan_folder
+    await run(engine, tmp_path / "ltx", request())
+    made = await run(engine, tmp_path / "wan", request(model="local/wan-2.1-t2v-1.3b", aspect_ratio="1:1"))
+    assert (made.width, made.height, made.fps) == (720, 720, 16)  # sides of 16, 16 fps
+    with av.open(str(made.video_path)) as video:
+        assert sum(1 for _ in video.decode(video=0)) == 5  # 0.3 s at 16 fps: the nearest 4k+1
+    assert engine._loaded is not None and engine._loaded[0] == wan_folder  # the LTX weights were let go
 
 
 def test_the_image_pipeline_shares_the_weights_in_their_precision(models_dir: Path) -> None:
