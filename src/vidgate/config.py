@@ -9,7 +9,7 @@ import os
 import tomllib
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -44,7 +44,25 @@ class TomlTable(TomlConfigSettingsSource):
         )
 
 
-class Settings(BaseSettings):
+class TomlSettings(BaseSettings):
+    """Settings read from arguments, then the environment, then `vidgate.toml`: its
+    `toml_table` (a backend's, such as `[fal]`), or its top level when that is None."""
+
+    toml_table: ClassVar[str | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlTable(settings_cls, cls.toml_table))
+
+
+class Settings(TomlSettings):
     """Every setting of the server. Environment variables win over `vidgate.toml`."""
 
     model_config = SettingsConfigDict(env_prefix="VIDGATE_", extra="ignore", populate_by_name=True)
@@ -213,17 +231,6 @@ class Settings(BaseSettings):
         default=32, ge=1, description="Webhook deliveries one worker process sends at once."
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlTable(settings_cls))
-
     @field_validator("rate_limit", "generation_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
@@ -240,17 +247,10 @@ class Settings(BaseSettings):
         storage_url(value)
         return value
 
-    @field_validator("source_allowed_networks", mode="before")
+    @field_validator("source_allowed_networks", "webhook_retry_seconds", mode="before")
     @classmethod
-    def _split_networks(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):  # the environment's comma-separated form
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("webhook_retry_seconds", mode="before")
-    @classmethod
-    def _split_waits(cls, value: Any) -> Any:
-        if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

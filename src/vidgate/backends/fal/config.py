@@ -4,13 +4,14 @@ table in `vidgate.toml` (`key = "..."`, `queue_url = "..."`)."""
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from vidgate.config import TomlTable
+from vidgate.config import TomlSettings
 
 
-class FalSettings(BaseSettings):
+class FalSettings(TomlSettings):
     model_config = SettingsConfigDict(env_prefix="VIDGATE_FAL_", extra="ignore", populate_by_name=True)
+    toml_table = "fal"
 
     key: str | None = Field(
         default=None,
@@ -40,14 +41,3 @@ class FalSettings(BaseSettings):
         description="fal jobs one worker process waits on at once (each is a request at fal and "
         "a few KB of memory here).",
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlTable(settings_cls, "fal"))

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from vidgate.config import TomlTable
+from vidgate.config import TomlSettings
 
 
-class GpuSettings(BaseSettings):
+class GpuSettings(TomlSettings):
     model_config = SettingsConfigDict(env_prefix="VIDGATE_GPU_", extra="ignore")
+    toml_table = "gpu"
 
     models_dir: Path | None = Field(
         default=None,
@@ -34,13 +35,3 @@ class GpuSettings(BaseSettings):
     )
     vae_tiling: bool = Field(default=True, description="Decode the video in tiles (the decode's peak memory is its largest).")
     vae_slicing: bool = Field(default=True, description="Decode a batch one video at a time.")
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlTable(settings_cls, "gpu"))
