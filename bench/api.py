@@ -61,6 +61,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,28 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
+
+
+def verdict_lines(targets: list[dict[str, Any]]) -> list[str]:
+    return [f"  {v['name']}: {v['value']} (target {v['target']}) {'PASS' if v['pass'] else 'FAIL'}" for v in targets]
+
+
+def finish(
+    measure: Callable[[], dict[str, Any]],
+    verdicts: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    report: Callable[[dict[str, Any]], str],
+    *,
+    as_json: bool,
+) -> int:
+    """Run a bench to its figures and print them: 0 whatever they are, 2 when the bench broke."""
+    try:
+        results = measure()
+    except (BenchError, subprocess.TimeoutExpired, httpx.HTTPError) as exc:
+        log(f"the bench broke: {exc}")
+        return 2
+    results["targets"] = verdicts(results)
+    print_results(report(results), results, as_json=as_json)
+    return 0
 
 
 def print_results(table: str, results: Any, *, as_json: bool) -> None:
@@ -537,9 +560,7 @@ def report(results: dict[str, Any]) -> str:
                  else "NONE RENDERING")
         out.append(f"  {check['phase']:28} {where}  ({check['completed']} renders done)")
     out += ["", "Targets:"]
-    for v in verdicts(results):
-        out.append(f"  {v['name']}: {v['value']} (target {v['target']}) "
-                   f"{'PASS' if v['pass'] else 'FAIL'}")
+    out += verdict_lines(verdicts(results))
     return "\n".join(out)
 
 

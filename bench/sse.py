@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -42,12 +41,13 @@ from api import (  # bench/api.py: the same server set-up as the API benchmark
     Renders,
     Server,
     create_key,
+    finish,
     fmt,
     free_port,
     log,
-    print_results,
     raise_fd_limit,
     run_loadgen,
+    verdict_lines,
     vidgate_env,
 )
 
@@ -122,8 +122,7 @@ def report(results: dict[str, Any]) -> str:
         f"  cancelled event delay (job completedAt -> event received): p50 {fmt(delay['p50_ms'])} ms, "
         f"p99 {fmt(delay['p99_ms'])} ms, max {fmt(delay['max_ms'])} ms (n={delay['n']})",
     ]
-    lines += [f"  {v['name']}: {v['value']} (target {v['target']}) {'PASS' if v['pass'] else 'FAIL'}"
-              for v in results["targets"]]
+    lines += verdict_lines(results["targets"])
     return "\n".join(lines)
 
 
@@ -132,15 +131,7 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=10.0, help="seconds the streams are held (default 10)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
     args = parser.parse_args()
-    try:
-        results = run(args.hold)
-    except (BenchError, subprocess.TimeoutExpired, httpx.HTTPError) as exc:
-        log(f"the bench broke: {exc}")
-        return 2
-    results["targets"] = verdicts(results)
-    table = report(results)
-    print_results(table, results, as_json=args.json)
-    return 0
+    return finish(lambda: run(args.hold), verdicts, report, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -56,10 +56,11 @@ from api import (  # bench/api.py: the same server set-up as the API benchmark
     BenchError,
     Server,
     create_key,
+    finish,
     fmt,
     free_port,
     log,
-    print_results,
+    verdict_lines,
     vidgate_env,
 )
 from loadgen import summary_ms
@@ -231,8 +232,7 @@ def report(results: dict[str, Any]) -> str:
         f"Delay in a trickle of cancels: p50 {fmt(delay['trickle']['p50_ms'])} ms, "
         f"p99 {fmt(delay['trickle']['p99_ms'])} ms, max {fmt(delay['trickle']['max_ms'])} ms (n={delay['trickle']['n']})",
     ]
-    lines += [f"  {v['name']}: {v['value']} (target {v['target']}) {'PASS' if v['pass'] else 'FAIL'}"
-              for v in results["targets"]]
+    lines += verdict_lines(results["targets"])
     return "\n".join(lines)
 
 
@@ -240,15 +240,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
     args = parser.parse_args()
-    try:
-        results = run()
-    except (BenchError, subprocess.TimeoutExpired, httpx.HTTPError) as exc:
-        log(f"the bench broke: {exc}")
-        return 2
-    results["targets"] = verdicts(results)
-    table = report(results)
-    print_results(table, results, as_json=args.json)
-    return 0
+    return finish(run, verdicts, report, as_json=args.json)
 
 
 if __name__ == "__main__":
